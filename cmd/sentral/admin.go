@@ -1,0 +1,9 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// addAdminCommands registers the provisioning commands.
+func (a *app) addAdminCommands(root *cobra.Command) {
+	root.AddCommand(a.coreAdminCommands()...)      // tenant, ext, import (cli_core.go)
+	root.AddCommand(a.inventoryAdminCommands()...) // site, dept, person, device, dect, trunk, group (cli_inventory.go)
+}

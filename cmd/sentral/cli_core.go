@@ -1,0 +1,6 @@
+package main
+
+import "github.com/spf13/cobra"
+
+// coreAdminCommands: tenant, ext, import.
+func (a *app) coreAdminCommands() []*cobra.Command { return nil }

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/sentralpbx/sentral/provisioning"
+)
+
+// Config is sentral.yaml. Every key can also be set from the environment as
+// SENTRAL_ + the key path in upper case with dots as underscores (for
+// example SENTRAL_ADMIN_LISTEN), and the most used ones by flags. Flags beat
+// the environment, which beats the file, which beats the defaults.
+type Config struct {
+	// DB is a SQLite file path or a postgres:// URL.
+	DB  string    `yaml:"db"`
+	Log LogConfig `yaml:"log"`
+	// Admin is the admin HTTP API (health, read API); it listens on loopback by default.
+	Admin    AdminConfig    `yaml:"admin"`
+	Changes  ChangesConfig  `yaml:"changes"`
+	Security SecurityConfig `yaml:"security"`
+}
+
+// LogConfig chooses the log encoder and level.
+type LogConfig struct {
+	Format string `yaml:"format"` // auto (console on a terminal, JSON otherwise), console, json
+	Level  string `yaml:"level"`  // debug, info, warn, error
+}
+
+// AdminConfig is the admin HTTP listener.
+type AdminConfig struct {
+	Listen string `yaml:"listen"`
+}
+
+// ChangesConfig tunes how a running server follows changes made by others.
+type ChangesConfig struct {
+	// PollInterval is how often the SQLite change log is polled. PostgreSQL
+	// pushes changes with LISTEN/NOTIFY and polls only as a safety net.
+	PollInterval time.Duration `yaml:"poll_interval"`
+}
+
+// SecurityConfig holds credential policies.
+type SecurityConfig struct {
+	Password provisioning.PasswordPolicy `yaml:"password"`
+	PIN      provisioning.PINPolicy      `yaml:"pin"`
+}
+
+// DefaultConfig is what Sentral runs with when nothing is configured.
+func DefaultConfig() Config {
+	return Config{
+		DB:       "./var/sentral.db",
+		Log:      LogConfig{Format: "auto", Level: "info"},
+		Admin:    AdminConfig{Listen: "127.0.0.1:8080"},
+		Changes:  ChangesConfig{PollInterval: 250 * time.Millisecond},
+		Security: SecurityConfig{Password: provisioning.DefaultPasswordPolicy(), PIN: provisioning.DefaultPINPolicy()},
+	}
+}
+
+// LoadConfig reads path (if not empty) over the defaults, then applies the
+// environment. Unknown keys are refused so a typo cannot go unnoticed.
+func LoadConfig(path string, environ []string) (Config, error) {
+	cfg := DefaultConfig()
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(raw))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && err.Error() != "EOF" {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(reflect.ValueOf(&cfg).Elem(), "SENTRAL", envMap(environ)); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate checks values the types alone do not.
+func (c Config) Validate() error {
+	switch c.Log.Format {
+	case "auto", "console", "json":
+	default:
+		return fmt.Errorf("config log.format %q: use auto, console or json", c.Log.Format)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("config log.level %q: use debug, info, warn or error", c.Log.Level)
+	}
+	if c.Changes.PollInterval <= 0 || c.Changes.PollInterval > time.Second {
+		return fmt.Errorf("config changes.poll_interval %s: use a duration above 0 and at most 1s", c.Changes.PollInterval)
+	}
+	if err := c.Security.Password.Validate(); err != nil {
+		return fmt.Errorf("config security.password: %w", err)
+	}
+	if err := c.Security.PIN.Validate(); err != nil {
+		return fmt.Errorf("config security.pin: %w", err)
+	}
+	return nil
+}
+
+// EnvNames lists every environment variable the config understands.
+func EnvNames() []string {
+	var names []string
+	walkEnv(reflect.TypeOf(Config{}), "SENTRAL", func(name string) { names = append(names, name) })
+	return names
+}
+
+func envMap(environ []string) map[string]string {
+	m := make(map[string]string)
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "SENTRAL_") {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+func envName(prefix string, f reflect.StructField) string {
+	tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	return prefix + "_" + strings.ToUpper(tag)
+}
+
+func walkEnv(t reflect.Type, prefix string, visit func(string)) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := envName(prefix, f)
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
+			walkEnv(f.Type, name, visit)
+			continue
+		}
+		visit(name)
+	}
+}
+
+func applyEnv(v reflect.Value, prefix string, env map[string]string) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := envName(prefix, f)
+		fv := v.Field(i)
+		if f.Type.Kind() == reflect.Struct {
+			if err := applyEnv(fv, name, env); err != nil {
+				return err
+			}
+			continue
+		}
+		raw, ok := env[name]
+		if !ok {
+			continue
+		}
+		if err := setScalar(fv, raw); err != nil {
+			return fmt.Errorf("environment %s=%q: %w", name, raw, err)
+		}
+	}
+	return nil
+}
+
+func setScalar(fv reflect.Value, raw string) error {
+	if fv.Type() == reflect.TypeOf(time.Duration(0)) {
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return fmt.Errorf("want a duration such as 250ms: %w", err)
+		}
+		fv.SetInt(int64(d))
+		return nil
+	}
+	switch fv.Kind() {
+	case reflect.String:
+		fv.SetString(raw)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			return fmt.Errorf("want a whole number: %w", err)
+		}
+		fv.SetInt(n)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return fmt.Errorf("want true or false: %w", err)
+		}
+		fv.SetBool(b)
+	default:
+		return fmt.Errorf("unsupported setting type %s", fv.Type())
+	}
+	return nil
+}

@@ -1,0 +1,253 @@
+package store
+
+import "time"
+
+// Meta is the bookkeeping every stored entity carries.
+// Version is the optimistic-concurrency token: an update must present the
+// version it read, and the store refuses it (ErrConflict) if someone else
+// wrote in between, so concurrent admins never silently overwrite each other.
+type Meta struct {
+	ID        int64     `json:"id"`
+	Version   int64     `json:"version"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// M gives generic store code access to the bookkeeping fields.
+func (m *Meta) M() *Meta { return m }
+
+// RangeKind says what a number range holds.
+type RangeKind string
+
+// Range kinds: internal extension numbers and public DID blocks (E.164).
+const (
+	RangeExtension RangeKind = "ext"
+	RangeDID       RangeKind = "did"
+)
+
+// NumberRange is an inclusive block of numbers of equal length, such as
+// 2000-2999 (extensions) or +4755550000-+4755550999 (DIDs).
+type NumberRange struct {
+	Kind  RangeKind `json:"kind"`
+	First string    `json:"first"`
+	Last  string    `json:"last"`
+}
+
+// Tenant is one municipality (or other customer) served by the switch. Its
+// SIP domain is also the digest realm of its extensions' HA1 hashes.
+type Tenant struct {
+	Meta
+	Name              string        `json:"name"` // short slug used on the CLI, e.g. "fjordvik"
+	DisplayName       string        `json:"display_name"`
+	Domain            string        `json:"domain"`
+	SwitchboardNumber string        `json:"switchboard_number,omitempty"`
+	Ranges            []NumberRange `json:"ranges"`
+}
+
+// Site is a physical location of a tenant (town hall, school, care home).
+// Its DID is presented on emergency calls so the call centre sees where
+// the caller is.
+type Site struct {
+	Meta
+	TenantID int64  `json:"tenant_id"`
+	Name     string `json:"name"`
+	Address  string `json:"address,omitempty"`
+	DID      string `json:"did,omitempty"`
+}
+
+// Department is a cost centre; call costs are allocated to it.
+type Department struct {
+	Meta
+	TenantID int64  `json:"tenant_id"`
+	Code     string `json:"code"` // cost-centre code from the finance system
+	Name     string `json:"name"`
+}
+
+// Visibility controls who may see a person in phone books.
+type Visibility string
+
+// Visibility values.
+const (
+	VisibilityListed   Visibility = "listed"
+	VisibilityInternal Visibility = "internal"
+	VisibilitySecret   Visibility = "secret"
+)
+
+// Person is a directory entry (an employee or a service).
+type Person struct {
+	Meta
+	TenantID     int64      `json:"tenant_id"`
+	GivenName    string     `json:"given_name"`
+	FamilyName   string     `json:"family_name"`
+	Title        string     `json:"title,omitempty"`
+	DepartmentID *int64     `json:"department_id,omitempty"`
+	SiteID       *int64     `json:"site_id,omitempty"`
+	Email        string     `json:"email,omitempty"`
+	Mobile       string     `json:"mobile,omitempty"`
+	Notes        string     `json:"notes,omitempty"`
+	Visibility   Visibility `json:"visibility"`
+}
+
+// ClassOfService limits where an extension may call. Emergency numbers are
+// always allowed whatever the class.
+type ClassOfService string
+
+// Classes of service, from the most to the least restricted.
+const (
+	COSInternal      ClassOfService = "internal"
+	COSNational      ClassOfService = "national"
+	COSMobile        ClassOfService = "mobile"
+	COSInternational ClassOfService = "international"
+)
+
+// Extension is a number that rings: a desk phone, a softphone, a DECT
+// handset. The SIP password is never stored, only its HA1 digests.
+type Extension struct {
+	Meta
+	TenantID     int64          `json:"tenant_id"`
+	Number       string         `json:"number"`
+	DisplayName  string         `json:"display_name"`
+	PersonID     *int64         `json:"person_id,omitempty"`
+	DepartmentID *int64         `json:"department_id,omitempty"`
+	SiteID       *int64         `json:"site_id,omitempty"`
+	COS          ClassOfService `json:"cos"`
+	HA1MD5       string         `json:"-"` // hex MD5(user:realm:password)
+	HA1SHA256    string         `json:"-"` // hex SHA-256(user:realm:password)
+	VoicemailPIN string         `json:"-"` // PHC-style PBKDF2 hash, never the PIN
+	Enabled      bool           `json:"enabled"`
+}
+
+// HasCredentials reports whether the extension can authenticate over SIP.
+func (e *Extension) HasCredentials() bool { return e.HA1MD5 != "" || e.HA1SHA256 != "" }
+
+// DeviceLine binds a line key of a device to an extension.
+type DeviceLine struct {
+	Line        int   `json:"line"` // 1-based
+	ExtensionID int64 `json:"extension_id"`
+}
+
+// Device is a provisioned desk phone, identified by its MAC address.
+type Device struct {
+	Meta
+	TenantID    int64        `json:"tenant_id"`
+	MAC         string       `json:"mac"` // 12 lower-case hex digits, no separators
+	Model       string       `json:"model"`
+	SiteID      *int64       `json:"site_id,omitempty"`
+	Description string       `json:"description,omitempty"`
+	Lines       []DeviceLine `json:"lines"`
+}
+
+// DECTMode says how a DECT gateway's handsets are reached.
+type DECTMode string
+
+// DECT gateway modes: handsets register through the gateway, or a number
+// range is routed to the gateway without registration.
+const (
+	DECTRegister DECTMode = "register"
+	DECTStatic   DECTMode = "static"
+)
+
+// DECTGateway is a SIP-DECT base-station system (one or many cells).
+type DECTGateway struct {
+	Meta
+	TenantID int64    `json:"tenant_id"`
+	Name     string   `json:"name"`
+	Model    string   `json:"model,omitempty"`
+	Address  string   `json:"address,omitempty"` // host[:port] of the gateway
+	SiteID   *int64   `json:"site_id,omitempty"`
+	Mode     DECTMode `json:"mode"`
+}
+
+// DECTHandset maps a handset's IPUI to an extension on a gateway.
+type DECTHandset struct {
+	Meta
+	TenantID    int64  `json:"tenant_id"`
+	GatewayID   int64  `json:"gateway_id"`
+	IPUI        string `json:"ipui"` // 10 upper-case hex digits
+	ExtensionID int64  `json:"extension_id"`
+}
+
+// TrunkMode says how a trunk authenticates towards the operator.
+type TrunkMode string
+
+// Trunk modes: we register with digest, or the peer is trusted by address.
+const (
+	TrunkRegister TrunkMode = "register"
+	TrunkPeer     TrunkMode = "peer"
+)
+
+// Trunk is a SIP connection to an operator (Centrex/SIP trunk). The password
+// is kept in clear because we must answer the operator's digest challenge.
+type Trunk struct {
+	Meta
+	TenantID  int64     `json:"tenant_id"`
+	Name      string    `json:"name"`
+	Mode      TrunkMode `json:"mode"`
+	Host      string    `json:"host"`
+	Port      int       `json:"port"`
+	Transport string    `json:"transport"` // udp, tcp, tls
+	Username  string    `json:"username,omitempty"`
+	Password  string    `json:"-"`
+	Realm     string    `json:"realm,omitempty"`
+	Priority  int       `json:"priority"` // lower is tried first
+	Enabled   bool      `json:"enabled"`
+}
+
+// GroupStrategy says how a group's members are rung.
+type GroupStrategy string
+
+// Group strategies.
+const (
+	GroupSimultaneous GroupStrategy = "simultaneous"
+	GroupHunt         GroupStrategy = "hunt"
+)
+
+// Group is a ring group / hunt group with its own number.
+type Group struct {
+	Meta
+	TenantID    int64         `json:"tenant_id"`
+	Number      string        `json:"number"`
+	Name        string        `json:"name"`
+	Strategy    GroupStrategy `json:"strategy"`
+	RingSeconds int           `json:"ring_seconds"`
+	Members     []int64       `json:"members"` // extension IDs in hunt order
+}
+
+// Entity names the kind of a stored row in change records.
+type Entity string
+
+// Entities.
+const (
+	EntityTenant      Entity = "tenant"
+	EntitySite        Entity = "site"
+	EntityDepartment  Entity = "department"
+	EntityPerson      Entity = "person"
+	EntityExtension   Entity = "extension"
+	EntityDevice      Entity = "device"
+	EntityDECTGateway Entity = "dect_gateway"
+	EntityDECTHandset Entity = "dect_handset"
+	EntityTrunk       Entity = "trunk"
+	EntityGroup       Entity = "group"
+)
+
+// Op is what happened to an entity.
+type Op string
+
+// Ops.
+const (
+	OpCreate Op = "create"
+	OpUpdate Op = "update"
+	OpDelete Op = "delete"
+)
+
+// Change is one committed write, in commit order. Running servers follow
+// the change log to refresh their caches without a restart.
+type Change struct {
+	Seq      int64     `json:"seq"`
+	Entity   Entity    `json:"entity"`
+	TenantID int64     `json:"tenant_id"`
+	EntityID int64     `json:"entity_id"`
+	Key      string    `json:"key"` // natural key, e.g. the extension number
+	Op       Op        `json:"op"`
+	At       time.Time `json:"at"`
+}

@@ -1,0 +1,108 @@
+// Package store holds Sentral's data model and the interface both
+// persistence back ends (embedded SQLite, PostgreSQL) implement. The store
+// enforces the invariants every writer must respect (number ranges,
+// uniqueness, tenant ownership, optimistic versions), so the CLI, the admin
+// API and bulk imports cannot disagree about them.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Kinds of failure, matched with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+	ErrConflict = errors.New("changed by someone else since it was read")
+	ErrInvalid  = errors.New("invalid")
+	ErrInUse    = errors.New("in use")
+)
+
+// FieldError says which field of which entity broke which rule. Kind is one
+// of the Err* values above, so callers can both match and explain it.
+type FieldError struct {
+	Entity Entity
+	Field  string // column-like name: "number", "domain", "ranges", "department_id"
+	Value  string
+	Reason string
+	Kind   error
+}
+
+func (e *FieldError) Error() string {
+	if e.Value == "" {
+		return fmt.Sprintf("%s %s: %s", e.Entity, e.Field, e.Reason)
+	}
+	return fmt.Sprintf("%s %s %q: %s", e.Entity, e.Field, e.Value, e.Reason)
+}
+
+// Unwrap lets errors.Is match the kind.
+func (e *FieldError) Unwrap() error { return e.Kind }
+
+// Entry is implemented by pointers to every stored entity.
+type Entry interface{ M() *Meta }
+
+// ListOptions narrows a listing. A zero TenantID lists across tenants.
+// A zero Limit means no limit.
+type ListOptions struct {
+	TenantID int64
+	Limit    int
+	Offset   int
+}
+
+// Repo is the set of operations every entity supports.
+//
+// Find looks an entity up by its natural key within a tenant: a tenant by
+// name (tenantID ignored), a site by name, a department by code, a person
+// by e-mail, an extension or group by number, a device by MAC and a DECT
+// handset by IPUI (both unique across tenants, tenantID ignored), a DECT
+// gateway or trunk by name.
+//
+// Create sets ID, Version and the timestamps on the value it is given;
+// Update requires the Version that was read and bumps it; Delete refuses an
+// entity still referenced by others (ErrInUse) except that deleting a tenant
+// removes everything it owns.
+type Repo[T any] interface {
+	Create(ctx context.Context, v *T) error
+	Get(ctx context.Context, id int64) (T, error)
+	Find(ctx context.Context, tenantID int64, key string) (T, error)
+	List(ctx context.Context, opt ListOptions) ([]T, error)
+	Update(ctx context.Context, v *T) error
+	Delete(ctx context.Context, id int64) error
+}
+
+// Store is Sentral's persistence boundary.
+type Store interface {
+	Tenants() Repo[Tenant]
+	Sites() Repo[Site]
+	Departments() Repo[Department]
+	People() Repo[Person]
+	Extensions() Repo[Extension]
+	Devices() Repo[Device]
+	DECTGateways() Repo[DECTGateway]
+	DECTHandsets() Repo[DECTHandset]
+	Trunks() Repo[Trunk]
+	Groups() Repo[Group]
+
+	// TenantByDomain finds the tenant owning a SIP domain (the request's realm).
+	TenantByDomain(ctx context.Context, domain string) (Tenant, error)
+
+	// InTx runs fn with a Store whose every operation belongs to one
+	// transaction: all of it is applied, or none of it (fn's error is
+	// returned). Calls nested inside fn join the same transaction.
+	InTx(ctx context.Context, fn func(tx Store) error) error
+
+	// Changes returns up to limit committed changes with Seq > after, oldest first.
+	Changes(ctx context.Context, after int64, limit int) ([]Change, error)
+	// LastChange returns the newest Seq (0 when there is none).
+	LastChange(ctx context.Context) (int64, error)
+	// Watch delivers every change committed after `after`, by this or any
+	// other process sharing the database, within a second of its commit.
+	// The channel closes when ctx ends.
+	Watch(ctx context.Context, after int64) <-chan Change
+
+	// Backend names the implementation ("sqlite" or "postgres").
+	Backend() string
+	Close() error
+}
