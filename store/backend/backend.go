@@ -4,11 +4,15 @@ package backend
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/sentralpbx/sentral/store"
+	"github.com/sentralpbx/sentral/store/postgres"
+	"github.com/sentralpbx/sentral/store/sqlite"
+	"github.com/sentralpbx/sentral/store/sqlstore"
 )
 
 // Options tune an opened store.
@@ -21,5 +25,9 @@ type Options struct {
 
 // Open opens and migrates the store named by dsn.
 func Open(ctx context.Context, dsn string, opt Options) (store.Store, error) {
-	panic("TODO(helper A): implement")
+	o := sqlstore.Options{Logger: opt.Logger, PollInterval: opt.PollInterval}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return postgres.Open(ctx, dsn, o)
+	}
+	return sqlite.Open(ctx, dsn, o)
 }

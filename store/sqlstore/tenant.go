@@ -1,0 +1,278 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"regexp"
+	"strconv"
+
+	"github.com/sentralpbx/sentral/store"
+)
+
+var (
+	tenantNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{1,31}$`)
+	domainRE     = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+)
+
+func tenantTable() *table[store.Tenant, *store.Tenant] {
+	return &table[store.Tenant, *store.Tenant]{
+		entity: store.EntityTenant, name: "tenants", keyCol: "name", global: true, ownerCol: "id",
+		cols:  []string{"name", "display_name", "domain", "switchboard_number"},
+		order: "name, id",
+		dest: func(v *store.Tenant) []any {
+			return []any{&v.Name, &v.DisplayName, &v.Domain, &v.SwitchboardNumber}
+		},
+		args: func(v *store.Tenant) []any {
+			return []any{v.Name, v.DisplayName, v.Domain, v.SwitchboardNumber}
+		},
+		key:      func(v *store.Tenant) string { return v.Name },
+		tenantID: func(v *store.Tenant) int64 { return v.ID },
+		check:    checkTenant,
+		saveChildren: func(ctx context.Context, tx *Store, v *store.Tenant, create bool) error {
+			if !create {
+				if _, err := tx.tx.tx.ExecContext(ctx, "DELETE FROM tenant_ranges WHERE tenant_id = $1", v.ID); err != nil {
+					return fmt.Errorf("replace tenant ranges: %w", err)
+				}
+			}
+			for i, r := range v.Ranges {
+				if _, err := tx.tx.tx.ExecContext(ctx,
+					"INSERT INTO tenant_ranges (tenant_id, position, kind, first_number, last_number) VALUES ($1, $2, $3, $4, $5)",
+					v.ID, i, string(r.Kind), r.First, r.Last); err != nil {
+					return fmt.Errorf("write tenant range %s: %w", r, tx.classify(err))
+				}
+			}
+			return nil
+		},
+		load: func(ctx context.Context, s *Store, vs []*store.Tenant) error {
+			idx := make(map[int64]*store.Tenant, len(vs))
+			ids := make([]int64, len(vs))
+			for i, v := range vs {
+				idx[v.ID], ids[i] = v, v.ID
+				v.Ranges = []store.NumberRange{}
+			}
+			err := children(ctx, s, "SELECT tenant_id, kind, first_number, last_number FROM tenant_ranges WHERE tenant_id IN (%s) ORDER BY tenant_id, position", ids,
+				func(rows *sql.Rows) error {
+					var id int64
+					var r store.NumberRange
+					var kind string
+					if err := rows.Scan(&id, &kind, &r.First, &r.Last); err != nil {
+						return err
+					}
+					r.Kind = store.RangeKind(kind)
+					idx[id].Ranges = append(idx[id].Ranges, r)
+					return nil
+				})
+			if err != nil {
+				return fmt.Errorf("read tenant ranges: %w", err)
+			}
+			return nil
+		},
+		checkDelete: deleteTenantContents,
+		written: func(tx *Store, v *store.Tenant, op store.Op) {
+			if op == store.OpDelete {
+				delete(tx.tx.tenants, v.ID)
+				return
+			}
+			c := *v
+			c.Ranges = append([]store.NumberRange{}, v.Ranges...)
+			tx.tx.tenants[v.ID] = c
+		},
+	}
+}
+
+// checkTenant enforces the tenant invariants; old is nil on create.
+func checkTenant(ctx context.Context, tx *Store, v, old *store.Tenant) error {
+	const e = store.EntityTenant
+	if !tenantNameRE.MatchString(v.Name) {
+		return fieldErr(e, "name", v.Name, store.ErrInvalid,
+			"must be 2 to 32 characters: a lower-case letter, then lower-case letters, digits or hyphens")
+	}
+	if err := tx.checkUnique(ctx, e, "tenants", "name", "name", v.Name, 0, v.ID); err != nil {
+		return err
+	}
+	if len(v.Domain) > 253 || !domainRE.MatchString(v.Domain) {
+		return fieldErr(e, "domain", v.Domain, store.ErrInvalid, "must be a lower-case DNS name such as fjordvik.kommune.no")
+	}
+	var other string
+	found, err := tx.lookup(ctx, "SELECT name FROM tenants WHERE domain = $1 AND id <> $2", []any{v.Domain, v.ID}, &other)
+	if err != nil {
+		return err
+	}
+	if found {
+		return fieldErr(e, "domain", v.Domain, store.ErrExists, "domain %s is already used by tenant %s", v.Domain, other)
+	}
+	if old != nil && old.Domain != v.Domain {
+		// HA1 = H(user:realm:password) with the domain as realm: the stored
+		// hashes would stop matching and every phone would be locked out.
+		if err := tx.inUse(ctx, e, "domain", old.Domain,
+			"SELECT 'extension ' || number || ', whose SIP credentials are hashed with it as realm (reset their passwords after the change)' FROM extensions WHERE tenant_id = $1 AND (ha1_md5 <> '' OR ha1_sha256 <> '') ORDER BY length(number), number",
+			v.ID); err != nil {
+			return err
+		}
+	}
+	if err := checkTenantRanges(ctx, tx, v); err != nil {
+		return err
+	}
+	if old != nil {
+		if err := checkRangesKeepUsers(ctx, tx, v, old); err != nil {
+			return err
+		}
+	}
+	if sb := v.SwitchboardNumber; sb != "" {
+		if !store.InRanges(v.Ranges, store.RangeExtension, sb) && !store.InRanges(v.Ranges, store.RangeDID, sb) {
+			return fieldErr(e, "switchboard_number", sb, store.ErrInvalid,
+				"outside tenant %s's extension and DID ranges", v.Name)
+		}
+		if old != nil {
+			var name string
+			found, err := tx.lookup(ctx, "SELECT display_name FROM extensions WHERE tenant_id = $1 AND number = $2", []any{v.ID, sb}, &name)
+			if err != nil {
+				return err
+			}
+			if found {
+				return fieldErr(e, "switchboard_number", sb, store.ErrExists, "number %s is already used by extension %s %q", sb, sb, name)
+			}
+			found, err = tx.lookup(ctx, "SELECT name FROM ring_groups WHERE tenant_id = $1 AND number = $2", []any{v.ID, sb}, &name)
+			if err != nil {
+				return err
+			}
+			if found {
+				return fieldErr(e, "switchboard_number", sb, store.ErrExists, "number %s is already used by group %q", sb, name)
+			}
+		}
+	}
+	return nil
+}
+
+// checkTenantRanges validates the ranges and refuses any that conflict
+// with another range of this or any other tenant.
+func checkTenantRanges(ctx context.Context, tx *Store, v *store.Tenant) error {
+	const e = store.EntityTenant
+	for i, r := range v.Ranges {
+		if err := r.Validate(); err != nil {
+			return fieldErr(e, "ranges", r.String(), store.ErrInvalid, "%v", err)
+		}
+		for _, o := range v.Ranges[:i] {
+			if r.Conflicts(o) {
+				return fieldErr(e, "ranges", r.String(), store.ErrInvalid, "%s range %s conflicts with range %s of the same tenant", r.Kind, r, o)
+			}
+		}
+	}
+	if len(v.Ranges) == 0 {
+		return nil
+	}
+	rows, err := tx.q().QueryContext(ctx,
+		"SELECT t.name, r.kind, r.first_number, r.last_number FROM tenant_ranges r JOIN tenants t ON t.id = r.tenant_id WHERE r.tenant_id <> $1 ORDER BY t.name, r.position",
+		v.ID)
+	if err != nil {
+		return fmt.Errorf("check ranges: %w", err)
+	}
+	type owned struct {
+		tenant string
+		r      store.NumberRange
+	}
+	var others []owned
+	for rows.Next() {
+		var o owned
+		var kind string
+		if err := rows.Scan(&o.tenant, &kind, &o.r.First, &o.r.Last); err != nil {
+			rows.Close()
+			return fmt.Errorf("check ranges: %w", err)
+		}
+		o.r.Kind = store.RangeKind(kind)
+		others = append(others, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("check ranges: %w", err)
+	}
+	for _, r := range v.Ranges {
+		for _, o := range others {
+			if r.Conflicts(o.r) {
+				return fieldErr(e, "ranges", r.String(), store.ErrExists, "%s range %s conflicts with tenant %s's range %s", r.Kind, r, o.tenant, o.r)
+			}
+		}
+	}
+	return nil
+}
+
+// checkRangesKeepUsers refuses new ranges that would strand a number in use.
+func checkRangesKeepUsers(ctx context.Context, tx *Store, v, old *store.Tenant) error {
+	const e = store.EntityTenant
+	exts := store.FormatRanges(v.Ranges, store.RangeExtension)
+	dids := store.FormatRanges(v.Ranges, store.RangeDID)
+	outside := func(what, number, kind, rs string) error {
+		if rs == "" {
+			rs = "(none)"
+		}
+		return fieldErr(e, "ranges", number, store.ErrInUse, "%s %s would fall outside the new %s ranges %s", what, number, kind, rs)
+	}
+	type src struct {
+		what, query, kind string
+		rk                store.RangeKind
+	}
+	for _, c := range []src{
+		{"extension", "SELECT number FROM extensions WHERE tenant_id = $1 ORDER BY length(number), number", "extension", store.RangeExtension},
+		{"group", "SELECT number FROM ring_groups WHERE tenant_id = $1 ORDER BY length(number), number", "extension", store.RangeExtension},
+		{"site DID", "SELECT did FROM sites WHERE tenant_id = $1 AND did <> '' ORDER BY did", "DID", store.RangeDID},
+	} {
+		rows, err := tx.q().QueryContext(ctx, c.query, v.ID)
+		if err != nil {
+			return fmt.Errorf("check ranges: %w", err)
+		}
+		var nums []string
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				rows.Close()
+				return fmt.Errorf("check ranges: %w", err)
+			}
+			nums = append(nums, n)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("check ranges: %w", err)
+		}
+		for _, n := range nums {
+			if !store.InRanges(v.Ranges, c.rk, n) {
+				rs := exts
+				if c.rk == store.RangeDID {
+					rs = dids
+				}
+				return outside(c.what, n, c.kind, rs)
+			}
+		}
+	}
+	if sb := old.SwitchboardNumber; sb != "" && sb == v.SwitchboardNumber &&
+		!store.InRanges(v.Ranges, store.RangeExtension, sb) && !store.InRanges(v.Ranges, store.RangeDID, sb) {
+		return fieldErr(e, "ranges", sb, store.ErrInUse, "switchboard number %s would fall outside the new ranges", sb)
+	}
+	return nil
+}
+
+// deleteTenantContents removes everything a tenant owns, children before
+// parents, so no foreign key ever points at a deleted row mid-way.
+func deleteTenantContents(ctx context.Context, tx *Store, v *store.Tenant) error {
+	for _, q := range []string{
+		"DELETE FROM group_members WHERE group_id IN (SELECT id FROM ring_groups WHERE tenant_id = $1)",
+		"DELETE FROM ring_groups WHERE tenant_id = $1",
+		"DELETE FROM dect_handsets WHERE tenant_id = $1",
+		"DELETE FROM dect_gateways WHERE tenant_id = $1",
+		"DELETE FROM device_lines WHERE device_id IN (SELECT id FROM devices WHERE tenant_id = $1)",
+		"DELETE FROM devices WHERE tenant_id = $1",
+		"DELETE FROM trunks WHERE tenant_id = $1",
+		"DELETE FROM extensions WHERE tenant_id = $1",
+		"DELETE FROM people WHERE tenant_id = $1",
+		"DELETE FROM departments WHERE tenant_id = $1",
+		"DELETE FROM sites WHERE tenant_id = $1",
+		"DELETE FROM tenant_ranges WHERE tenant_id = $1",
+	} {
+		if _, err := tx.tx.tx.ExecContext(ctx, q, v.ID); err != nil {
+			return fmt.Errorf("delete tenant %s: %w", v.Name, tx.classify(err))
+		}
+	}
+	return nil
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
