@@ -100,6 +100,12 @@ const (
 	COSInternational ClassOfService = "international"
 )
 
+// DefaultCOS is given to extensions created without a class of service.
+// Staff call mobile numbers all day, so anything stricter would make every
+// new extension a support ticket; international calls, where toll fraud
+// happens, must be granted explicitly.
+const DefaultCOS = COSMobile
+
 // Extension is a number that rings: a desk phone, a softphone, a DECT
 // handset. The SIP password is never stored, only its HA1 digests.
 type Extension struct {

@@ -259,7 +259,7 @@ func extensionTable() *table[store.Extension, *store.Extension] {
 		normalize: func(v *store.Extension) {
 			v.Number = strings.TrimSpace(v.Number)
 			if v.COS == "" {
-				v.COS = store.COSNational
+				v.COS = store.DefaultCOS
 			}
 		},
 		check: func(ctx context.Context, tx *Store, v, _ *store.Extension) error {

@@ -122,7 +122,7 @@ func TestExtensionRules(t *testing.T) {
 	if err := s.Extensions().Create(ctx, &e); err != nil {
 		t.Fatal(err)
 	}
-	if e.COS != store.COSNational {
+	if e.COS != store.DefaultCOS {
 		t.Fatalf("cos default %q", e.COS)
 	}
 	out := store.Extension{TenantID: tn.ID, Number: "3001"}
