@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"strconv"
@@ -74,7 +76,7 @@ func LoadConfig(path string, environ []string) (Config, error) {
 		}
 		dec := yaml.NewDecoder(bytes.NewReader(raw))
 		dec.KnownFields(true)
-		if err := dec.Decode(&cfg); err != nil && err.Error() != "EOF" {
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 			return cfg, fmt.Errorf("config %s: %w", path, err)
 		}
 	}
@@ -108,11 +110,16 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// EnvNames lists every environment variable the config understands.
-func EnvNames() []string {
-	var names []string
-	walkEnv(reflect.TypeOf(Config{}), "SENTRAL", func(name string) { names = append(names, name) })
-	return names
+// KeyPaths lists every configuration key as a dotted path (log.format).
+func KeyPaths() []string {
+	var paths []string
+	walkKeys(reflect.TypeOf(Config{}), "", func(path string) { paths = append(paths, path) })
+	return paths
+}
+
+// EnvName is the environment variable that sets a key path.
+func EnvName(path string) string {
+	return "SENTRAL_" + strings.ToUpper(strings.ReplaceAll(path, ".", "_"))
 }
 
 func envMap(environ []string) map[string]string {
@@ -130,15 +137,19 @@ func envName(prefix string, f reflect.StructField) string {
 	return prefix + "_" + strings.ToUpper(tag)
 }
 
-func walkEnv(t reflect.Type, prefix string, visit func(string)) {
+func walkKeys(t reflect.Type, prefix string, visit func(string)) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		name := envName(prefix, f)
-		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
-			walkEnv(f.Type, name, visit)
+		tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		path := tag
+		if prefix != "" {
+			path = prefix + "." + tag
+		}
+		if f.Type.Kind() == reflect.Struct {
+			walkKeys(f.Type, path, visit)
 			continue
 		}
-		visit(name)
+		visit(path)
 	}
 }
 

@@ -111,6 +111,10 @@ func (a *app) setup(cmd *cobra.Command) error {
 	}
 	if a.logLevel != "" {
 		cfg.Log.Level = a.logLevel
+	} else if _, set := envMap(a.environ)["SENTRAL_LOG_LEVEL"]; !set && cmd.Name() != "serve" && cfg.Log.Level == DefaultConfig().Log.Level {
+		// An admin command's output is for a person or a script; the server's
+		// routine info lines (such as a migration) would only clutter it.
+		cfg.Log.Level = "warn"
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageError{err}

@@ -1,7 +1,102 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/sentralpbx/sentral/provisioning/adminapi"
+	"github.com/sentralpbx/sentral/store/catalog"
+)
+
+// shutdownGrace bounds how long in-flight admin requests may finish.
+const shutdownGrace = 5 * time.Second
 
 func (a *app) serveCmd() *cobra.Command {
-	return &cobra.Command{Use: "serve", Short: "Run the switch"}
+	var adminListen string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the switch (store, admin API; SIP and media in later releases)",
+		Long: `Run Sentral in the foreground until SIGINT or SIGTERM.
+
+With no configuration it uses the embedded SQLite store ./var/sentral.db,
+created and migrated on first start, and the admin API on 127.0.0.1:8080.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if adminListen != "" {
+				a.cfg.Admin.Listen = adminListen
+			}
+			return a.serve(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVar(&adminListen, "admin-listen", "", "admin HTTP API address (config admin.listen, default 127.0.0.1:8080)")
+	return cmd
+}
+
+// serve owns every long-running part of the process: each runs in a
+// goroutine under one context and serve returns only when all have stopped.
+func (a *app) serve(ctx context.Context) error {
+	log := a.log
+	st, err := a.store(ctx)
+	if err != nil {
+		return err
+	}
+	cat, err := catalog.Load(ctx, st, log.Named("catalog"))
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", a.cfg.Admin.Listen)
+	if err != nil {
+		return usageError{fmt.Errorf("admin.listen %s: %w (choose a free address with --admin-listen)", a.cfg.Admin.Listen, err)}
+	}
+	srv := &http.Server{
+		Handler:           adminapi.New(st, cat, log.Named("admin")).Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog:          zap.NewStdLog(log.Named("admin.http")),
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := cat.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			errs <- fmt.Errorf("catalog: %w", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs <- fmt.Errorf("admin api: %w", err)
+		}
+	}()
+	log.Info("sentral ready",
+		zap.String("store", st.Backend()), zap.String("db", redactDSN(a.cfg.DB)),
+		zap.String("admin", "http://"+ln.Addr().String()))
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case runErr = <-errs:
+		log.Error("component failed, shutting down", zap.Error(runErr))
+	}
+	cancel()
+	sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer scancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("admin api shutdown", zap.Error(err))
+	}
+	wg.Wait()
+	log.Info("stopped")
+	return runErr
 }
