@@ -45,21 +45,8 @@ func HashPIN(pin string) (string, error) {
 // matches. The comparison takes constant time so the response time does not
 // reveal how much of a guess was right.
 func VerifyPIN(hash, pin string) bool {
-	// "$pbkdf2-sha256$i=N$salt$key" splits into "", scheme, params, salt, key.
-	parts := strings.Split(hash, "$")
-	if len(parts) != 5 || parts[0] != "" || parts[1] != pinScheme {
-		return false
-	}
-	iter, err := strconv.Atoi(strings.TrimPrefix(parts[2], "i="))
-	if err != nil || !strings.HasPrefix(parts[2], "i=") || iter < 1 || iter > 10_000_000 {
-		return false
-	}
-	salt, err := b64.DecodeString(parts[3])
-	if err != nil {
-		return false
-	}
-	want, err := b64.DecodeString(parts[4])
-	if err != nil || len(want) == 0 {
+	iter, salt, want, ok := parsePINHash(hash)
+	if !ok {
 		return false
 	}
 	got, err := pbkdf2.Key(sha256.New, pin, salt, iter, len(want))
@@ -67,4 +54,27 @@ func VerifyPIN(hash, pin string) bool {
 		return false
 	}
 	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// maxPINIterations bounds the work a stored hash can demand, so a corrupted
+// or planted row cannot stall a voicemail login for minutes.
+const maxPINIterations = 10_000_000
+
+// parsePINHash splits "$pbkdf2-sha256$i=N$salt$key" into its parts.
+func parsePINHash(hash string) (iter int, salt, key []byte, ok bool) {
+	parts := strings.Split(hash, "$") // "", scheme, params, salt, key
+	if len(parts) != 5 || parts[0] != "" || parts[1] != pinScheme || !strings.HasPrefix(parts[2], "i=") {
+		return 0, nil, nil, false
+	}
+	iter, err := strconv.Atoi(parts[2][len("i="):])
+	if err != nil || iter < 1 || iter > maxPINIterations {
+		return 0, nil, nil, false
+	}
+	if salt, err = b64.DecodeString(parts[3]); err != nil {
+		return 0, nil, nil, false
+	}
+	if key, err = b64.DecodeString(parts[4]); err != nil || len(key) == 0 {
+		return 0, nil, nil, false
+	}
+	return iter, salt, key, true
 }
