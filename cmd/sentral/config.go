@@ -44,7 +44,7 @@ type AdminConfig struct {
 // ChangesConfig tunes how a running server follows changes made by others.
 type ChangesConfig struct {
 	// PollInterval is how often the SQLite change log is polled. PostgreSQL
-	// pushes changes with LISTEN/NOTIFY and polls only as a safety net.
+	// pushes changes with LISTEN/NOTIFY and polls once a second as a safety net.
 	PollInterval time.Duration `yaml:"poll_interval"`
 }
 

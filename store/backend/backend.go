@@ -18,16 +18,16 @@ import (
 // Options tune an opened store.
 type Options struct {
 	Logger *zap.Logger
-	// PollInterval is how often Watch polls the change log (SQLite always;
-	// PostgreSQL as a safety net besides LISTEN/NOTIFY). Zero means 250ms.
+	// PollInterval is how often Watch polls a SQLite change log; zero means
+	// 250ms. PostgreSQL is woken by LISTEN/NOTIFY and keeps its own
+	// once-a-second safety-net poll, so a fast poll there would only add load.
 	PollInterval time.Duration
 }
 
 // Open opens and migrates the store named by dsn.
 func Open(ctx context.Context, dsn string, opt Options) (store.Store, error) {
-	o := sqlstore.Options{Logger: opt.Logger, PollInterval: opt.PollInterval}
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		return postgres.Open(ctx, dsn, o)
+		return postgres.Open(ctx, dsn, sqlstore.Options{Logger: opt.Logger})
 	}
-	return sqlite.Open(ctx, dsn, o)
+	return sqlite.Open(ctx, dsn, sqlstore.Options{Logger: opt.Logger, PollInterval: opt.PollInterval})
 }
