@@ -1,6 +1,9 @@
 package store
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Meta is the bookkeeping every stored entity carries.
 // Version is the optimistic-concurrency token: an update must present the
@@ -256,4 +259,42 @@ type Change struct {
 	Key      string    `json:"key"` // natural key, e.g. the extension number
 	Op       Op        `json:"op"`
 	At       time.Time `json:"at"`
+}
+
+// Binding is one registered contact of an address of record (RFC 3261
+// §10): the AOR is Number@ the tenant's domain. Bindings are written by the
+// location service (sip/location) in batches, not by admins, so they carry
+// no Meta, take no write lock and stay out of the change log.
+type Binding struct {
+	TenantID  int64     `json:"tenant_id"`
+	Number    string    `json:"number"`             // extension number, the user part of the AOR
+	Contact   string    `json:"contact"`            // Contact URI as the UA sent it
+	Instance  string    `json:"instance,omitempty"` // +sip.instance (RFC 5626), e.g. "<urn:uuid:...>"
+	RegID     int       `json:"reg_id,omitempty"`   // reg-id (RFC 5626); 0 when absent
+	Q         float64   `json:"q"`                  // 0..1; the registrar passes 1 when the Contact has no q
+	Expires   time.Time `json:"expires"`            // absolute, UTC
+	CallID    string    `json:"call_id"`
+	CSeq      uint32    `json:"cseq"`
+	UserAgent string    `json:"user_agent,omitempty"`
+	Source    string    `json:"source"`         // ip:port the REGISTER came from
+	Transport string    `json:"transport"`      // udp, tcp, tls, ws, wss
+	Flow      string    `json:"flow,omitempty"` // connection the REGISTER came on; empty for udp
+	Path      []string  `json:"path,omitempty"` // Path header values (RFC 3327), in order
+	Node      string    `json:"node,omitempty"` // Sentral node holding the flow
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// BindingKey is the identity of a binding within its AOR (the store's key
+// column, unique per tenant and number). RFC 5626 §6: a Contact carrying
+// +sip.instance is identified by instance and reg-id, so a phone that
+// re-registers from a new address after a reboot or a NAT rebinding
+// replaces its old binding instead of adding a dead one. Otherwise RFC 3261
+// §10.3 identifies a binding by its Contact URI; the registrar must pass
+// the URI in one canonical form, since this compares strings, not URIs.
+// The prefixes keep the two kinds from ever colliding.
+func BindingKey(b Binding) string {
+	if b.Instance != "" {
+		return "i:" + b.Instance + ";reg-id=" + strconv.Itoa(b.RegID)
+	}
+	return "c:" + b.Contact
 }

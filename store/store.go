@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kinds of failure, matched with errors.Is.
@@ -85,6 +86,9 @@ type Store interface {
 	Trunks() Repo[Trunk]
 	Groups() Repo[Group]
 
+	// Bindings holds the registered contacts the location service persists.
+	Bindings() BindingStore
+
 	// TenantByDomain finds the tenant owning a SIP domain (the request's realm).
 	TenantByDomain(ctx context.Context, domain string) (Tenant, error)
 
@@ -105,4 +109,29 @@ type Store interface {
 	// Backend names the implementation ("sqlite" or "postgres").
 	Backend() string
 	Close() error
+}
+
+// BindingStore persists registrations (see Binding). Unlike the admin
+// repositories its writes take no store-wide write lock and append nothing
+// to the change log: they come at the rate phones register and have no
+// invariants across rows. Every method is safe for concurrent callers on
+// any number of handles. Deleting an extension, renumbering it or deleting
+// its tenant deletes its bindings.
+type BindingStore interface {
+	// Save upserts bindings by (TenantID, Number, BindingKey) in one
+	// transaction. Bindings of an extension that does not exist (any
+	// more) are skipped rather than failing the batch: the extension was
+	// deleted while its bindings waited to be written, so they are void.
+	Save(ctx context.Context, bs []Binding) error
+	// Delete removes the bindings of one AOR with the given keys; unknown
+	// keys are ignored.
+	Delete(ctx context.Context, tenantID int64, number string, keys []string) error
+	// DeleteAOR removes every binding of one AOR.
+	DeleteAOR(ctx context.Context, tenantID int64, number string) error
+	// List returns the bindings of a tenant (0: of all tenants), expired
+	// ones included, ordered by tenant, number and key.
+	List(ctx context.Context, tenantID int64) ([]Binding, error)
+	// Purge deletes the bindings that expired before `before` and returns
+	// how many it deleted.
+	Purge(ctx context.Context, before time.Time) (int, error)
 }

@@ -262,9 +262,17 @@ func extensionTable() *table[store.Extension, *store.Extension] {
 				v.COS = store.DefaultCOS
 			}
 		},
-		check: func(ctx context.Context, tx *Store, v, _ *store.Extension) error {
+		check: func(ctx context.Context, tx *Store, v, old *store.Extension) error {
 			if err := tx.checkNumber(ctx, e, v.TenantID, v.ID, v.Number); err != nil {
 				return err
+			}
+			if old != nil && old.Number != v.Number {
+				// Phones registered the old number's AOR; calls to the new
+				// number must not reach them until they register it. (The
+				// foreign key's ON UPDATE CASCADE would move them instead.)
+				if _, err := tx.tx.tx.ExecContext(ctx, "DELETE FROM bindings WHERE tenant_id = $1 AND number = $2", old.TenantID, old.Number); err != nil {
+					return fmt.Errorf("renumber extension %s: delete its bindings: %w", old.Number, err)
+				}
 			}
 			switch v.COS {
 			case store.COSInternal, store.COSNational, store.COSMobile, store.COSInternational:

@@ -50,6 +50,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Tx", func(t *testing.T) { testTx(t, h) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, h) })
 	t.Run("Changes", func(t *testing.T) { testChanges(t, h) })
+	t.Run("Bindings", func(t *testing.T) { testBindings(t, h) })
 }
 
 // open gives a test its store, its second handle and a context that ends
