@@ -6,4 +6,5 @@ import "github.com/spf13/cobra"
 func (a *app) addAdminCommands(root *cobra.Command) {
 	root.AddCommand(a.coreAdminCommands()...)      // tenant, ext, import (cli_core.go)
 	root.AddCommand(a.inventoryAdminCommands()...) // site, dept, person, device, dect, trunk, group (cli_inventory.go)
+	root.AddCommand(a.sipCmd())                    // sip registrations, sip bans (cli_sip.go)
 }

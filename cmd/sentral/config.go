@@ -28,6 +28,7 @@ type Config struct {
 	Admin    AdminConfig    `yaml:"admin"`
 	Changes  ChangesConfig  `yaml:"changes"`
 	Security SecurityConfig `yaml:"security"`
+	SIP      SIPConfig      `yaml:"sip"`
 }
 
 // LogConfig chooses the log encoder and level.
@@ -54,6 +55,43 @@ type SecurityConfig struct {
 	PIN      provisioning.PINPolicy      `yaml:"pin"`
 }
 
+// SIPConfig is the SIP front end: transports, registrar and abuse guard.
+type SIPConfig struct {
+	// Listen is a comma-separated list of transport:ip:port
+	// (udp, tcp, tls, ws, wss); empty disables SIP.
+	Listen          string             `yaml:"listen"`
+	MaxMessageBytes int                `yaml:"max_message_bytes"`
+	TLS             SIPTLSConfig       `yaml:"tls"`
+	Registrar       SIPRegistrarConfig `yaml:"registrar"`
+	Guard           SIPGuardConfig     `yaml:"guard"`
+}
+
+// SIPTLSConfig names the certificate for tls and wss listeners.
+type SIPTLSConfig struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// SIPRegistrarConfig bounds registration lifetimes, in seconds.
+type SIPRegistrarConfig struct {
+	MinExpires     int `yaml:"min_expires"`
+	MaxExpires     int `yaml:"max_expires"`
+	DefaultExpires int `yaml:"default_expires"`
+	// DigestAlgorithms orders the digest challenges offered (SHA-256, MD5).
+	DigestAlgorithms string `yaml:"digest_algorithms"`
+}
+
+// SIPGuardConfig tunes the per-source ban and rate limit.
+type SIPGuardConfig struct {
+	MaxFailures int           `yaml:"max_failures"`
+	Window      time.Duration `yaml:"window"`
+	BanFor      time.Duration `yaml:"ban_for"`
+	Rate        int           `yaml:"rate"`
+	Burst       int           `yaml:"burst"`
+	// Exempt is a comma-separated list of CIDR prefixes never banned.
+	Exempt string `yaml:"exempt"`
+}
+
 // DefaultConfig is what Sentral runs with when nothing is configured.
 func DefaultConfig() Config {
 	return Config{
@@ -62,6 +100,12 @@ func DefaultConfig() Config {
 		Admin:    AdminConfig{Listen: "127.0.0.1:8080"},
 		Changes:  ChangesConfig{PollInterval: 250 * time.Millisecond},
 		Security: SecurityConfig{Password: provisioning.DefaultPasswordPolicy(), PIN: provisioning.DefaultPINPolicy()},
+		SIP: SIPConfig{
+			Listen:          "udp:0.0.0.0:5060,tcp:0.0.0.0:5060",
+			MaxMessageBytes: 65535,
+			Registrar:       SIPRegistrarConfig{MinExpires: 60, MaxExpires: 3600, DefaultExpires: 3600, DigestAlgorithms: "SHA-256,MD5"},
+			Guard:           SIPGuardConfig{MaxFailures: 5, Window: time.Minute, BanFor: 15 * time.Minute, Rate: 50, Burst: 100},
+		},
 	}
 }
 
@@ -106,6 +150,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Security.PIN.Validate(); err != nil {
 		return fmt.Errorf("config security.pin: %w", err)
+	}
+	if err := c.SIP.Validate(); err != nil {
+		return fmt.Errorf("config %w", err)
 	}
 	return nil
 }

@@ -20,23 +20,31 @@ import (
 const shutdownGrace = 5 * time.Second
 
 func (a *app) serveCmd() *cobra.Command {
-	var adminListen string
+	var adminListen, sipListen string
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the switch (store, admin API; SIP and media in later releases)",
+		Short: "Run the switch (store, admin API, SIP registrar; media in later releases)",
 		Long: `Run Sentral in the foreground until SIGINT or SIGTERM.
 
 With no configuration it uses the embedded SQLite store ./var/sentral.db,
-created and migrated on first start, and the admin API on 127.0.0.1:8080.`,
+created and migrated on first start, the admin API on 127.0.0.1:8080 and
+SIP on udp:0.0.0.0:5060,tcp:0.0.0.0:5060 (--sip-listen '' runs without SIP).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if adminListen != "" {
 				a.cfg.Admin.Listen = adminListen
 			}
+			if cmd.Flags().Changed("sip-listen") {
+				a.cfg.SIP.Listen = sipListen
+				if err := a.cfg.Validate(); err != nil {
+					return usageError{err}
+				}
+			}
 			return a.serve(cmd.Context())
 		},
 	}
 	cmd.Flags().StringVar(&adminListen, "admin-listen", "", "admin HTTP API address (config admin.listen, default 127.0.0.1:8080)")
+	cmd.Flags().StringVar(&sipListen, "sip-listen", "", `SIP listeners, e.g. udp:0.0.0.0:5060,tcp:0.0.0.0:5060,tls:0.0.0.0:5061,ws:0.0.0.0:8088; '' disables SIP (config sip.listen)`)
 	return cmd
 }
 
@@ -52,12 +60,23 @@ func (a *app) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	sipStack, err := newSIP(ctx, a.cfg, st, cat, log)
+	if err != nil {
+		return err
+	}
+	api := adminapi.New(st, cat, log.Named("admin"))
+	if sipStack != nil {
+		api.WithSIPBans(sipStack.guard)
+	}
 	ln, err := net.Listen("tcp", a.cfg.Admin.Listen)
 	if err != nil {
+		if sipStack != nil {
+			_ = sipStack.srv.Close()
+		}
 		return usageError{fmt.Errorf("admin.listen %s: %w (choose a free address with --admin-listen)", a.cfg.Admin.Listen, err)}
 	}
 	srv := &http.Server{
-		Handler:           adminapi.New(st, cat, log.Named("admin")).Handler(),
+		Handler:           api.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          zap.NewStdLog(log.Named("admin.http")),
 	}
@@ -65,7 +84,7 @@ func (a *app) serve(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, 2)
+	errs := make(chan error, 8)
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
@@ -79,9 +98,20 @@ func (a *app) serve(ctx context.Context) error {
 			errs <- fmt.Errorf("admin api: %w", err)
 		}
 	}()
+	if sipStack != nil {
+		sipStack.run(func(name string, f func(context.Context) error) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
+					errs <- fmt.Errorf("%s: %w", name, err)
+				}
+			}()
+		})
+	}
 	log.Info("sentral ready",
 		zap.String("store", st.Backend()), zap.String("db", redactDSN(a.cfg.DB)),
-		zap.String("admin", "http://"+ln.Addr().String()))
+		zap.String("admin", "http://"+ln.Addr().String()), zap.Strings("sip", sipAddrs(sipStack)))
 
 	var runErr error
 	select {

@@ -22,6 +22,7 @@ type API struct {
 	cat     *catalog.Catalog
 	log     *zap.Logger
 	started time.Time
+	bans    SIPBans // nil when SIP is not running
 }
 
 // New builds the API over a store (for health checks) and a catalog (for reads).
@@ -37,6 +38,7 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/tenants/{tenant}", a.tenant)
 	mux.HandleFunc("GET /api/v1/tenants/{tenant}/extensions", a.extensions)
 	mux.HandleFunc("GET /api/v1/tenants/{tenant}/extensions/{number}", a.extension)
+	mux.HandleFunc("GET /api/v1/sip/bans", a.sipBans)
 	return mux
 }
 

@@ -24,6 +24,9 @@ import (
 
 var binary string
 
+// loopbackSIP makes every test server listen for SIP on free loopback ports.
+const loopbackSIP = "udp:127.0.0.1:0,tcp:127.0.0.1:0"
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "sentral-e2e")
 	if err != nil {
@@ -84,7 +87,9 @@ func startServer(t *testing.T, dir, dsn string) *server {
 	if dsn != "" {
 		args = append(args, "--db", dsn)
 	}
-	args = append(args, "serve", "--admin-listen", addr)
+	// SIP on kernel-chosen loopback ports: the default 5060 would collide
+	// between servers and with anything else on the machine.
+	args = append(args, "serve", "--admin-listen", addr, "--sip-listen", loopbackSIP)
 	s := &server{base: "http://" + addr, done: make(chan error, 1), dsn: dsn, dir: dir, t: t}
 	s.cmd = exec.Command(binary, args...)
 	s.cmd.Dir = dir
@@ -313,7 +318,7 @@ func TestAdminAddressInUseIsAUserError(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "--db", filepath.Join(dir, "x.db"), "serve", "--admin-listen", ln.Addr().String())
+	cmd := exec.CommandContext(ctx, binary, "--db", filepath.Join(dir, "x.db"), "serve", "--admin-listen", ln.Addr().String(), "--sip-listen", loopbackSIP)
 	cmd.Env = cleanEnv()
 	out, err := cmd.CombinedOutput()
 	ee, ok := err.(*exec.ExitError)
