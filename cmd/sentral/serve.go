@@ -64,6 +64,11 @@ func (a *app) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if sipStack != nil {
+		// A deleted, renumbered or disabled extension loses its
+		// registrations now, not when they would have expired.
+		cat.OnExtensionGone(sipStack.loc.RemoveAll)
+	}
 	api := adminapi.New(st, cat, log.Named("admin"))
 	if sipStack != nil {
 		api.WithSIPBans(sipStack.guard)

@@ -30,6 +30,28 @@ type Catalog struct {
 	byName   map[string]int64
 	exts     map[int64]store.Extension  // by extension ID
 	byNumber map[int64]map[string]int64 // tenant ID -> number -> extension ID
+
+	// gone is told when a number stops being a usable extension (deleted,
+	// renumbered, disabled, or its tenant deleted), so state keyed by the
+	// number elsewhere, such as registrations, ends at once instead of when
+	// it would have expired.
+	gone func(tenantID int64, number string)
+}
+
+// OnExtensionGone sets the callback for numbers that stop being usable
+// extensions. Set it before Run; it is called from Run's goroutine, outside
+// the catalog's lock.
+func (c *Catalog) OnExtensionGone(f func(tenantID int64, number string)) { c.gone = f }
+
+func (c *Catalog) notifyGone(lost []store.Extension) {
+	if c.gone == nil {
+		return
+	}
+	for _, e := range lost {
+		if e.Enabled { // a disabled one was reported when it was disabled
+			c.gone(e.TenantID, e.Number)
+		}
+	}
 }
 
 // Load reads every tenant and extension. The change sequence is read first,
@@ -87,7 +109,7 @@ func (c *Catalog) Apply(ctx context.Context, ch store.Change) error {
 	case store.EntityTenant:
 		t, err := c.st.Tenants().Get(ctx, ch.EntityID)
 		if errors.Is(err, store.ErrNotFound) {
-			c.dropTenant(ch.EntityID)
+			c.notifyGone(c.dropTenant(ch.EntityID))
 			return nil
 		}
 		if err != nil {
@@ -100,14 +122,20 @@ func (c *Catalog) Apply(ctx context.Context, ch store.Change) error {
 		e, err := c.st.Extensions().Get(ctx, ch.EntityID)
 		if errors.Is(err, store.ErrNotFound) {
 			c.mu.Lock()
-			c.dropExtensionLocked(ch.EntityID)
+			old, had := c.dropExtensionLocked(ch.EntityID)
 			c.mu.Unlock()
+			if had {
+				c.notifyGone([]store.Extension{old})
+			}
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("refresh extension %d: %w", ch.EntityID, err)
 		}
-		c.putExtension(e)
+		old, had := c.putExtension(e)
+		if had && (old.Number != e.Number || !e.Enabled) {
+			c.notifyGone([]store.Extension{old})
+		}
 	}
 	return nil
 }
@@ -136,7 +164,8 @@ func (c *Catalog) putTenantLocked(t store.Tenant) {
 	c.byName[t.Name] = t.ID
 }
 
-func (c *Catalog) dropTenant(id int64) {
+// dropTenant forgets a tenant and returns the extensions it held.
+func (c *Catalog) dropTenant(id int64) []store.Extension {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old, ok := c.tenants[id]; ok {
@@ -144,16 +173,20 @@ func (c *Catalog) dropTenant(id int64) {
 		delete(c.byName, old.Name)
 		delete(c.tenants, id)
 	}
+	var lost []store.Extension
 	for _, extID := range c.byNumber[id] {
+		lost = append(lost, c.exts[extID])
 		delete(c.exts, extID)
 	}
 	delete(c.byNumber, id)
+	return lost
 }
 
-func (c *Catalog) putExtension(e store.Extension) {
+// putExtension stores e and returns what it replaced, if anything.
+func (c *Catalog) putExtension(e store.Extension) (store.Extension, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.dropExtensionLocked(e.ID) // the number may have changed
+	old, had := c.dropExtensionLocked(e.ID) // the number may have changed
 	c.exts[e.ID] = e
 	m := c.byNumber[e.TenantID]
 	if m == nil {
@@ -161,17 +194,19 @@ func (c *Catalog) putExtension(e store.Extension) {
 		c.byNumber[e.TenantID] = m
 	}
 	m[e.Number] = e.ID
+	return old, had
 }
 
-func (c *Catalog) dropExtensionLocked(id int64) {
+func (c *Catalog) dropExtensionLocked(id int64) (store.Extension, bool) {
 	old, ok := c.exts[id]
 	if !ok {
-		return
+		return old, false
 	}
 	delete(c.exts, id)
 	if m := c.byNumber[old.TenantID]; m != nil && m[old.Number] == id {
 		delete(m, old.Number)
 	}
+	return old, true
 }
 
 // Seq is the last change sequence the catalog reflects.

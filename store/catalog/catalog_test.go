@@ -3,6 +3,8 @@ package catalog_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,7 +49,7 @@ func TestCatalogFollowsChangesFromAnotherHandle(t *testing.T) {
 	if err := admin.Tenants().Create(ctx, &ten); err != nil {
 		t.Fatal(err)
 	}
-	pre := store.Extension{TenantID: ten.ID, Number: "2001", DisplayName: "Før start"}
+	pre := store.Extension{TenantID: ten.ID, Number: "2001", DisplayName: "Før start", Enabled: true}
 	if err := admin.Extensions().Create(ctx, &pre); err != nil {
 		t.Fatal(err)
 	}
@@ -63,31 +65,69 @@ func TestCatalogFollowsChangesFromAnotherHandle(t *testing.T) {
 		t.Fatal("extension created before Load is missing")
 	}
 
+	var goneMu sync.Mutex
+	var gone []string
+	cat.OnExtensionGone(func(tenantID int64, number string) {
+		goneMu.Lock()
+		defer goneMu.Unlock()
+		if tenantID != ten.ID {
+			t.Errorf("gone for tenant %d, want %d", tenantID, ten.ID)
+		}
+		gone = append(gone, number)
+	})
+	goneIs := func(want ...string) func() bool {
+		return func() bool {
+			goneMu.Lock()
+			defer goneMu.Unlock()
+			return strings.Join(gone, ",") == strings.Join(want, ",")
+		}
+	}
+
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- cat.Run(runCtx) }()
 
-	e := store.Extension{TenantID: ten.ID, Number: "2002", DisplayName: "Kari Nordmann"}
+	e := store.Extension{TenantID: ten.ID, Number: "2002", DisplayName: "Kari Nordmann", Enabled: true}
 	if err := admin.Extensions().Create(ctx, &e); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "create 2002", func() bool { _, ok := cat.Extension(ten.ID, "2002"); return ok })
 
 	// Renumbering must drop the old number, not leave it answering.
+	// A rename keeps the number usable: no registration may be dropped.
+	e.DisplayName = "Kari Ødegård"
+	if err := admin.Extensions().Update(ctx, &e); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "rename", func() bool { x, _ := cat.Extension(ten.ID, "2002"); return x.DisplayName == "Kari Ødegård" })
+	if !goneIs()() {
+		t.Fatalf("a rename reported numbers gone: %v", gone)
+	}
+
 	e.Number = "2003"
 	if err := admin.Extensions().Update(ctx, &e); err != nil {
 		t.Fatal(err)
 	}
+	eventually(t, "renumber reports the old number gone", goneIs("2002"))
 	eventually(t, "renumber 2002 -> 2003", func() bool {
 		_, oldOK := cat.Extension(ten.ID, "2002")
 		_, newOK := cat.Extension(ten.ID, "2003")
 		return !oldOK && newOK
 	})
 
+	e.Enabled = false
+	if err := admin.Extensions().Update(ctx, &e); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "disabling reports the number gone", goneIs("2002", "2003"))
+
 	if err := admin.Extensions().Delete(ctx, e.ID); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "delete 2003", func() bool { _, ok := cat.Extension(ten.ID, "2003"); return !ok })
+	if !goneIs("2002", "2003")() {
+		t.Fatalf("deleting an already disabled extension reported it again: %v", gone)
+	}
 
 	ten.Domain = "fjordvik.kommune.test"
 	if err := admin.Tenants().Update(ctx, &ten); err != nil {
@@ -107,6 +147,7 @@ func TestCatalogFollowsChangesFromAnotherHandle(t *testing.T) {
 		_, eOK := cat.Extension(ten.ID, "2001")
 		return !tOK && !eOK
 	})
+	eventually(t, "tenant delete reports its extensions gone", goneIs("2002", "2003", "2001"))
 
 	last, err := admin.LastChange(ctx)
 	if err != nil {

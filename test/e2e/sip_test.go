@@ -141,4 +141,13 @@ func TestSIPRegisterThroughServe(t *testing.T) {
 	if !strings.Contains(out, "127.0.0.1") {
 		t.Fatalf("sip bans:\n%s", out)
 	}
+
+	// Disabling an extension must end its registrations at once. The store
+	// keeps bindings of a disabled extension (only deletion cascades), so
+	// only the running server, told through the change log, can remove them.
+	s.mustCLI("ext", "update", "100", "--tenant", "fjordvik", "--disabled")
+	s.waitFor("registration removed after disabling", func() bool {
+		_ = json.Unmarshal([]byte(s.mustCLI("sip", "registrations", "--tenant", "fjordvik", "-o", "json")), &regs)
+		return len(regs) == 0
+	})
 }
