@@ -59,7 +59,11 @@ type SecurityConfig struct {
 type SIPConfig struct {
 	// Listen is a comma-separated list of transport:ip:port
 	// (udp, tcp, tls, ws, wss); empty disables SIP.
-	Listen          string             `yaml:"listen"`
+	Listen string `yaml:"listen"`
+	// Advertise is the host the proxy puts in Via and Record-Route when a
+	// listener is bound to all addresses; empty: the address of the
+	// interface that routes outwards.
+	Advertise       string             `yaml:"advertise"`
 	MaxMessageBytes int                `yaml:"max_message_bytes"`
 	TLS             SIPTLSConfig       `yaml:"tls"`
 	Registrar       SIPRegistrarConfig `yaml:"registrar"`

@@ -188,6 +188,18 @@ func (s *Server) Addr(network string) string {
 	return ""
 }
 
+// Client returns a sipgo client on the server's user agent, so requests
+// Sentral originates or forwards leave through the same transports and
+// connections its listeners accepted (a phone behind NAT is reachable only
+// over the flow it opened).
+func (s *Server) Client(opts ...sipgo.ClientOption) (*sipgo.Client, error) {
+	c, err := sipgo.NewClient(s.ua, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("sip client: %w", err)
+	}
+	return c, nil
+}
+
 // Listeners lists what is bound, with resolved ports.
 func (s *Server) Listeners() []Listener {
 	out := make([]Listener, len(s.lns))
@@ -236,8 +248,9 @@ func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 }
 
 // options answers OPTIONS pings (phones and trunks use them as keep-alive
-// and health checks). Until the proxy exists every OPTIONS is answered
-// here; once it does, one with a user part is routed to that user.
+// and health checks). Every OPTIONS is answered here for now; routing one
+// with a user part to that user is left to the proxy once it routes
+// out-of-dialog requests other than INVITE.
 func (s *Server) options(req *sip.Request, tx sip.ServerTransaction) {
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
 	res.AppendHeader(sip.NewHeader("Allow", s.allow()))

@@ -24,6 +24,7 @@ import (
 
 	"github.com/sentralpbx/sentral/sip/auth"
 	"github.com/sentralpbx/sentral/sip/location"
+	"github.com/sentralpbx/sentral/sip/proxy"
 	"github.com/sentralpbx/sentral/sip/registrar"
 	"github.com/sentralpbx/sentral/sip/server"
 	"github.com/sentralpbx/sentral/store"
@@ -71,7 +72,7 @@ func startStack(t *testing.T) *stack {
 	if err := st.Tenants().Create(ctx, &ten); err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []string{"100", "101"} {
+	for _, n := range []string{"100", "101", "102"} {
 		md5, _ := auth.HA1(auth.MD5, n, domain, password)
 		sha, _ := auth.HA1(auth.SHA256, n, domain, password)
 		e := store.Extension{TenantID: ten.ID, Number: n, DisplayName: "Test " + n, COS: store.COSInternal,
@@ -90,8 +91,10 @@ func startStack(t *testing.T) *stack {
 	}
 	// Loose guard: the wrong-password scenario must not ban the next one.
 	guard := auth.NewGuard(auth.GuardOptions{MaxFailures: 100})
-	// sipp 3.6 reads only the first challenge and knows no SHA-256.
-	reg, err := registrar.New(cat, auth.NewAuthenticator(auth.Options{}), guard, loc, log.Named("registrar"),
+	// sipp 3.6 reads only the first challenge and knows no SHA-256; the
+	// proxy's 407 challenges follow the same setting, as in serve.
+	authn := auth.NewAuthenticator(auth.Options{})
+	reg, err := registrar.New(cat, authn, guard, loc, log.Named("registrar"),
 		registrar.Options{Algorithms: []string{auth.MD5}})
 	if err != nil {
 		t.Fatal(err)
@@ -105,9 +108,25 @@ func startStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	srv.Handle(sip.REGISTER, reg.ServeSIP)
+	client, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ls []proxy.Listener
+	for _, l := range srv.Listeners() {
+		ls = append(ls, proxy.Listener{Network: l.Network, Addr: l.Addr})
+	}
+	px, err := proxy.New(cat, loc, authn, guard, client, log.Named("proxy"), proxy.Options{Listeners: ls,
+		Algorithms: []string{auth.MD5}, RingTimeout: 15 * time.Second, CancelWait: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []sip.RequestMethod{sip.INVITE, sip.ACK, sip.CANCEL, sip.BYE} {
+		srv.Handle(m, px.ServeSIP)
+	}
 
 	var wg sync.WaitGroup
-	for _, run := range []func(context.Context) error{cat.Run, loc.Run, srv.Serve} {
+	for _, run := range []func(context.Context) error{cat.Run, loc.Run, srv.Serve, px.Run} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -157,7 +176,7 @@ func freePort(t *testing.T, network string) int {
 
 // runSipp runs one scenario for one call and returns sipp's exit code;
 // sipp's error trace is logged when it fails.
-func runSipp(t *testing.T, s *stack, network, scenario, user, pass string) int {
+func runSipp(t *testing.T, s *stack, network, scenario, user, pass string, extra ...string) int {
 	t.Helper()
 	bin := sippPath(t)
 	scen, err := filepath.Abs(scenario)
@@ -173,6 +192,8 @@ func runSipp(t *testing.T, s *stack, network, scenario, user, pass string) int {
 		"-m", "1", "-timeout", "15s", "-timeout_error", "-recv_timeout", "5000",
 		"-trace_err", "-nostdin",
 	}
+	// Later flags win in sipp, so extra may override -au and add -key.
+	args = append(args, extra...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)

@@ -1,0 +1,470 @@
+package proxy
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"github.com/sentralpbx/sentral/sip/routing"
+)
+
+// call is one forked INVITE: the server transaction towards the caller and
+// one client transaction per target. Its state belongs to run's goroutine;
+// the only other goroutines are one pump per branch, which own nothing but
+// their channel sends and end with the call's context.
+type call struct {
+	p    *Proxy
+	req  *sip.Request
+	tx   sip.ServerTransaction
+	d    routing.Decision
+	pop  int
+	log  *zap.Logger
+	ctx  context.Context
+	stop context.CancelFunc
+
+	events    chan event
+	cancelled chan struct{} // the caller sent CANCEL
+	pumps     sync.WaitGroup
+
+	branches   []*branch
+	answered   bool          // a 2xx went upstream
+	callerGone bool          // CANCEL from the caller; the 487 is sipgo's
+	timedOut   bool          // ring timeout: answer 408 once all are final
+	finals     []int         // status of every final non-2xx, for best()
+	bestRes    *sip.Response // the response chosen so far
+	ringing    bool
+}
+
+type branch struct {
+	target      routing.Target
+	req         *sip.Request
+	tx          sip.ClientTransaction
+	provisional bool // a 1xx arrived: CANCEL may be sent (§16.10)
+	final       bool
+	wantCancel  bool
+	cancelSent  bool
+}
+
+type event struct {
+	b   *branch
+	res *sip.Response
+	err error // the transaction ended without a final response
+}
+
+func newCall(p *Proxy, req *sip.Request, tx sip.ServerTransaction, d routing.Decision, pop int, log *zap.Logger) *call {
+	return &call{p: p, req: req, tx: tx, d: d, pop: pop, log: log,
+		events: make(chan event), cancelled: make(chan struct{}, 1)}
+}
+
+// run executes the fork and returns when every branch has a final answer
+// (or was given up on) and the caller has its final response.
+func (c *call) run() {
+	// The whole call is bounded: ringing, then waiting for cancelled
+	// branches, then a margin for the transactions to settle.
+	c.ctx, c.stop = c.p.callContext(c.p.opt.RingTimeout + 2*c.p.opt.CancelWait)
+	defer func() {
+		c.stop()
+		c.pumps.Wait()
+		for _, b := range c.branches {
+			if !b.final && b.tx != nil {
+				b.tx.Terminate()
+			}
+		}
+	}()
+	c.tx.OnCancel(func(*sip.Request) {
+		// Called inside sipgo's transaction lock: only signal.
+		select {
+		case c.cancelled <- struct{}{}:
+		default:
+		}
+	})
+	c.p.respond(c.req, c.tx, sip.StatusTrying, "Trying", nil, c.log)
+	c.emitBoth(StateTrying)
+
+	for _, t := range c.d.Targets {
+		b := &branch{target: t}
+		c.branches = append(c.branches, b)
+		if err := c.start(b); err != nil {
+			c.log.Warn("proxy: branch", zap.String("target", t.URI), zap.String("dst", t.Destination), zap.Error(err))
+			b.final = true
+			c.finals = append(c.finals, sip.StatusServiceUnavailable)
+		}
+	}
+	c.log.Info("proxy fork", zap.String("callee", c.d.CalleeExt), zap.Int("branches", len(c.branches)))
+
+	ring := time.NewTimer(c.p.opt.RingTimeout)
+	defer ring.Stop()
+	var giveUp <-chan time.Time // set once branches are being cancelled
+	for c.pending() > 0 {
+		select {
+		case ev := <-c.events:
+			c.handle(ev)
+		case <-c.cancelled:
+			c.log.Info("proxy: caller cancelled")
+			c.callerGone = true
+			c.cancelAll()
+		case <-ring.C:
+			c.log.Info("proxy: ring timeout")
+			c.timedOut = true
+			c.cancelAll()
+		case <-giveUp:
+			// Branches that ignore CANCEL are abandoned (§16.8, Timer C).
+			for _, b := range c.branches {
+				if !b.final {
+					b.final = true
+					c.finals = append(c.finals, sip.StatusRequestTimeout)
+				}
+			}
+		case <-c.ctx.Done():
+			c.cancelAll()
+			for _, b := range c.branches {
+				b.final = true
+			}
+			c.finals = append(c.finals, sip.StatusServiceUnavailable)
+		}
+		if giveUp == nil && c.cancelling() {
+			t := time.NewTimer(c.p.opt.CancelWait)
+			defer t.Stop()
+			giveUp = t.C
+		}
+	}
+	c.finish()
+}
+
+// start sends the INVITE to one target and starts its pump.
+func (c *call) start(b *branch) error {
+	out, err := c.p.prepare(c.req, b.target, c.pop, true)
+	if err != nil {
+		return err
+	}
+	b.req = out
+	tx, err := c.p.send.TransactionRequest(c.ctx, out, noBuild)
+	if err != nil {
+		return err
+	}
+	b.tx = tx
+	// RFC 6026: retransmitted 2xx are passed on statelessly, so the caller
+	// keeps retransmitting its ACK until one gets through.
+	tx.OnRetransmission(func(res *sip.Response) {
+		if res.IsSuccess() {
+			_ = relay(c.req, c.tx, res)
+		}
+	})
+	c.pumps.Add(1)
+	go c.pump(b)
+	return nil
+}
+
+// pump delivers one branch's responses to run until its final response.
+func (c *call) pump(b *branch) {
+	defer c.pumps.Done()
+	for {
+		select {
+		case res := <-b.tx.Responses():
+			if !c.deliver(event{b: b, res: res}) || res.StatusCode >= 200 {
+				return
+			}
+		case <-b.tx.Done():
+			c.deliver(event{b: b, err: b.tx.Err()})
+			return
+		case <-c.ctx.Done():
+			return
+		}
+	}
+}
+
+func (c *call) deliver(ev event) bool {
+	select {
+	case c.events <- ev:
+		return true
+	case <-c.ctx.Done():
+		return false
+	}
+}
+
+func (c *call) pending() int {
+	n := 0
+	for _, b := range c.branches {
+		if !b.final {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *call) cancelling() bool {
+	for _, b := range c.branches {
+		if !b.final && b.wantCancel {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *call) handle(ev event) {
+	b := ev.b
+	if b.final {
+		return
+	}
+	if ev.err != nil {
+		code, _ := branchFailure(ev.err)
+		b.final = true
+		c.finals = append(c.finals, code)
+		c.log.Info("proxy: branch failed", zap.String("target", b.target.URI), zap.Int("status", code), zap.Error(ev.err))
+		return
+	}
+	res := ev.res
+	switch {
+	case res.StatusCode < 200:
+		b.provisional = true
+		if b.wantCancel {
+			c.sendCancel(b)
+		}
+		if res.StatusCode == sip.StatusTrying || c.answered || c.callerGone {
+			return
+		}
+		if !c.ringing && (res.StatusCode == sip.StatusRinging || res.StatusCode == sip.StatusSessionInProgress) {
+			c.ringing = true
+			c.emitBoth(StateRinging)
+		}
+		if err := relay(c.req, c.tx, res); err != nil {
+			c.log.Debug("proxy: relay", zap.Error(err))
+		}
+	case res.StatusCode < 300:
+		b.final = true
+		if c.callerGone {
+			// The caller is gone; the callee will see no ACK and end
+			// the call itself (RFC 3261 §13.3.1.4).
+			return
+		}
+		first := !c.answered
+		if first {
+			c.answered = true
+			c.log.Info("proxy: answered", zap.String("target", b.target.URI), zap.String("dst", b.target.Destination))
+			c.emitBoth(StateConfirmed)
+			c.p.dialogStarted(callID(c.req), c.d)
+		}
+		if err := relay(c.req, c.tx, res); err != nil {
+			c.log.Debug("proxy: relay", zap.Error(err))
+		}
+		if first {
+			c.cancelAll()
+		}
+	default:
+		b.final = true
+		c.finals = append(c.finals, res.StatusCode)
+		if c.bestRes == nil || better(res.StatusCode, c.bestRes.StatusCode) {
+			c.bestRes = res
+		}
+		if res.StatusCode >= 600 {
+			// §16.7 step 5: a 6xx ends the search everywhere.
+			c.cancelAll()
+		}
+	}
+}
+
+// cancelAll asks every unfinished branch to stop: CANCEL now if it sent a
+// provisional response, otherwise as soon as it does (§16.10).
+func (c *call) cancelAll() {
+	for _, b := range c.branches {
+		if b.final || b.wantCancel {
+			continue
+		}
+		b.wantCancel = true
+		if b.provisional {
+			c.sendCancel(b)
+		}
+	}
+}
+
+func (c *call) sendCancel(b *branch) {
+	if b.cancelSent {
+		return
+	}
+	b.cancelSent = true
+	req := cancelFor(b.req)
+	tx, err := c.p.send.TransactionRequest(c.ctx, req, noBuild)
+	if err != nil {
+		c.log.Warn("proxy: cancel", zap.String("target", b.target.URI), zap.Error(err))
+		return
+	}
+	// The CANCEL's own answer (200) matters to nobody; its transaction
+	// ends on its own timers, or with the call.
+	c.pumps.Add(1)
+	go func() {
+		defer c.pumps.Done()
+		defer tx.Terminate()
+		for {
+			select {
+			case res := <-tx.Responses():
+				if res.StatusCode >= 200 {
+					return
+				}
+			case <-tx.Done():
+				return
+			case <-c.ctx.Done():
+				return
+			}
+		}
+	}()
+}
+
+// cancelFor builds the CANCEL for a branch's INVITE (RFC 3261 §9.1): same
+// request-URI, top Via, Route, From, To, Call-ID and CSeq number.
+func cancelFor(inv *sip.Request) *sip.Request {
+	r := sip.NewRequest(sip.CANCEL, *inv.Recipient.Clone())
+	r.SipVersion = inv.SipVersion
+	if v := inv.Via(); v != nil {
+		r.AppendHeader(v.Clone())
+	}
+	sip.CopyHeaders("Route", inv, r)
+	mf := sip.MaxForwardsHeader(70)
+	r.AppendHeader(&mf)
+	for _, name := range []string{"From", "To", "Call-ID"} {
+		if h := inv.GetHeader(name); h != nil {
+			r.AppendHeader(sip.HeaderClone(h))
+		}
+	}
+	if cs := inv.CSeq(); cs != nil {
+		r.AppendHeader(&sip.CSeqHeader{SeqNo: cs.SeqNo, MethodName: sip.CANCEL})
+	}
+	r.SetBody(nil)
+	r.SetTransport(inv.Transport())
+	r.SetDestination(inv.Destination())
+	r.Laddr = inv.Laddr
+	return r
+}
+
+// finish gives the caller its final response when no 2xx did.
+func (c *call) finish() {
+	if c.answered {
+		return
+	}
+	defer c.emitBoth(StateTerminated)
+	if c.callerGone {
+		return // sipgo answered the INVITE with 487 when the CANCEL came
+	}
+	code := best(c.finals)
+	switch {
+	case c.timedOut:
+		code = sip.StatusRequestTimeout
+	case code == 0:
+		code = sip.StatusRequestTimeout // no branch could even be tried
+	}
+	c.log.Info("proxy: final", zap.Int("status", code))
+	if code == sip.StatusServiceUnavailable {
+		// §16.7 step 6: a 503 is not passed on, or the caller would
+		// think we are overloaded.
+		code = sip.StatusInternalServerError
+	}
+	if c.bestRes != nil && c.bestRes.StatusCode == code {
+		if err := relay(c.req, c.tx, c.bestRes); err != nil {
+			c.log.Debug("proxy: relay", zap.Error(err))
+		}
+		return
+	}
+	c.p.respond(c.req, c.tx, code, reasonFor(code), nil, c.log)
+}
+
+func (c *call) emitBoth(s DialogState) {
+	c.p.emit(DialogEvent{TenantID: c.d.CallerTenant.ID, Ext: c.d.CallerExt, CallID: callID(c.req), State: s,
+		Direction: DirectionInitiator, Peer: c.d.CalleeExt})
+	c.p.emit(DialogEvent{TenantID: c.d.CalleeTenant.ID, Ext: c.d.CalleeExt, CallID: callID(c.req), State: s,
+		Direction: DirectionRecipient, Peer: c.d.CallerExt})
+}
+
+func (p *Proxy) emit(ev DialogEvent) {
+	if p.opt.OnDialogState != nil {
+		p.opt.OnDialogState(ev)
+	}
+}
+
+func (p *Proxy) dialogStarted(id string, d routing.Decision) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.dialogs) >= maxDialogs {
+		var oldest string
+		var at time.Time
+		for k, v := range p.dialogs {
+			if oldest == "" || v.at.Before(at) {
+				oldest, at = k, v.at
+			}
+		}
+		delete(p.dialogs, oldest)
+	}
+	p.dialogs[id] = dialogInfo{callerTenant: d.CallerTenant.ID, calleeTenant: d.CalleeTenant.ID,
+		caller: d.CallerExt, callee: d.CalleeExt, at: time.Now()}
+}
+
+// dialogEnded reports a dialog whose BYE was answered with 2xx.
+func (p *Proxy) dialogEnded(id string) {
+	p.mu.Lock()
+	di, ok := p.dialogs[id]
+	delete(p.dialogs, id)
+	p.mu.Unlock()
+	if !ok {
+		return
+	}
+	p.emit(DialogEvent{TenantID: di.callerTenant, Ext: di.caller, CallID: id, State: StateTerminated,
+		Direction: DirectionInitiator, Peer: di.callee})
+	p.emit(DialogEvent{TenantID: di.calleeTenant, Ext: di.callee, CallID: id, State: StateTerminated,
+		Direction: DirectionRecipient, Peer: di.caller})
+}
+
+// better reports whether final status a beats b under RFC 3261 §16.7 step
+// 6: any 6xx first; otherwise the lowest class wins (3xx, 4xx, then 5xx).
+// Within 4xx the responses that let the caller retry usefully (401, 407,
+// 415, 420, 484) are preferred; then the lower code, for determinism.
+func better(a, b int) bool {
+	ca, cb := class(a), class(b)
+	if ca != cb {
+		return ca < cb
+	}
+	pa, pb := preferred(a), preferred(b)
+	if pa != pb {
+		return pa
+	}
+	return a < b
+}
+
+func class(code int) int {
+	if code >= 600 {
+		return 0 // 6xx ranks first
+	}
+	return code / 100
+}
+
+func preferred(code int) bool {
+	switch code {
+	case 401, 407, 415, 420, 484:
+		return true
+	}
+	return false
+}
+
+// best returns the winning status among codes (0 if none).
+func best(codes []int) int {
+	w := 0
+	for _, c := range codes {
+		if w == 0 || better(c, w) {
+			w = c
+		}
+	}
+	return w
+}
+
+// reasonFor gives the reason phrase of a response we synthesize.
+func reasonFor(code int) string {
+	switch code {
+	case sip.StatusRequestTimeout:
+		return "Request Timeout"
+	case sip.StatusInternalServerError:
+		return "Server Internal Error"
+	case sip.StatusTemporarilyUnavailable:
+		return "Temporarily Unavailable"
+	}
+	return "Failed"
+}

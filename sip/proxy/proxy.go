@@ -1,0 +1,702 @@
+// Package proxy is Sentral's stateful SIP proxy (RFC 3261 §16). It turns
+// each request into a routing.Request, asks routing.Decide where it goes,
+// and executes the decision with sipgo transactions: digest challenges
+// (407), parallel forking with CANCEL of the losing branches, best-response
+// selection, and forwarding of in-dialog requests along the Record-Route it
+// inserted.
+//
+// Choices:
+//   - Out of dialog only INVITE is routed; MESSAGE, SUBSCRIBE, OPTIONS to a
+//     user and the rest are answered 501 until presence and messaging exist
+//     (OPTIONS without a user is still answered by sip/server).
+//   - Callers authenticate with Proxy-Authorization against their tenant's
+//     domain, and the username must be the From user. In-dialog requests
+//     are not challenged (many phones cannot answer a 407 to a BYE); they
+//     are forwarded only along our own Route and only to a registered
+//     contact, so the proxy relays nothing it did not set up.
+//   - Requests go to where a binding came from (source address, or the
+//     connection it registered on), never to the Contact host.
+//   - Every 2xx is forwarded upstream (§16.7 step 5); the first one cancels
+//     the other branches.
+package proxy
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
+	"go.uber.org/zap"
+
+	"github.com/sentralpbx/sentral/sip/auth"
+	"github.com/sentralpbx/sentral/sip/routing"
+	"github.com/sentralpbx/sentral/store"
+)
+
+// Catalog answers who owns a domain and which extensions exist
+// (*catalog.Catalog).
+type Catalog interface {
+	TenantByDomain(domain string) (store.Tenant, bool)
+	Extension(tenantID int64, number string) (store.Extension, bool)
+}
+
+// Locations gives the bindings of an AOR (*location.Service).
+type Locations interface {
+	Bindings(tenantID int64, number string) []store.Binding
+}
+
+// Authenticator builds digest challenges and verifies answers
+// (*auth.Authenticator).
+type Authenticator interface {
+	Challenge(realm string, stale bool) []string
+	Verify(method, header, realm string, lookup func(user string) (auth.Credentials, bool)) auth.Result
+}
+
+// Guard is told the outcome of digest checks (*auth.Guard).
+type Guard interface {
+	Failed(ip netip.Addr) (banned bool)
+	Succeeded(ip netip.Addr)
+}
+
+// Sender sends requests through the SIP stack (*sipgo.Client).
+type Sender interface {
+	TransactionRequest(ctx context.Context, req *sip.Request, options ...sipgo.ClientRequestOption) (sip.ClientTransaction, error)
+	WriteRequest(req *sip.Request, options ...sipgo.ClientRequestOption) error
+}
+
+// Listener is one of our bound SIP listeners.
+type Listener struct {
+	Network string // udp, tcp, tls, ws, wss
+	Addr    string // host:port as bound
+}
+
+// Defaults for Options.
+const (
+	DefaultRingTimeout = 120 * time.Second
+	// DefaultCancelWait bounds how long a cancelled branch may take to
+	// answer 487 before it is abandoned (64*T1, Timer B's value).
+	DefaultCancelWait = 32 * time.Second
+	// DefaultInDialogTimeout bounds a forwarded in-dialog transaction.
+	DefaultInDialogTimeout = 40 * time.Second
+)
+
+// Options tune the proxy.
+type Options struct {
+	// Listeners are our addresses: they go into Via and Record-Route and
+	// tell which Route entries and Via headers are ours.
+	Listeners []Listener
+	// Host is advertised in Via and Record-Route when a listener is bound
+	// to an unspecified address (0.0.0.0, ::).
+	Host string
+	// Algorithms orders and filters the digest challenges offered, like the
+	// registrar's option of the same name (sip.registrar.digest_algorithms).
+	Algorithms []string
+	// RingTimeout ends an unanswered call with 408 (default 2 minutes).
+	RingTimeout time.Duration
+	// CancelWait and InDialogTimeout override the defaults above.
+	CancelWait, InDialogTimeout time.Duration
+	// OnDialogState, if set, is told of dialog state changes. It is called
+	// on the call's goroutine and must not block.
+	OnDialogState func(DialogEvent)
+}
+
+// DialogState is the state of one party's dialog (RFC 4235 terms).
+type DialogState string
+
+// Dialog states reported to OnDialogState.
+const (
+	StateTrying     DialogState = "trying"
+	StateRinging    DialogState = "ringing"
+	StateConfirmed  DialogState = "confirmed"
+	StateTerminated DialogState = "terminated"
+)
+
+// Directions of a dialog from the reported extension's point of view.
+const (
+	DirectionInitiator = "initiator"
+	DirectionRecipient = "recipient"
+)
+
+// DialogEvent is one observation of an extension's dialog.
+type DialogEvent struct {
+	TenantID  int64
+	Ext       string
+	CallID    string
+	State     DialogState
+	Direction string // DirectionInitiator or DirectionRecipient
+	Peer      string // the other party's extension number
+}
+
+// Proxy is the stateful proxy. Its ServeSIP fits sipgo.RequestHandler.
+type Proxy struct {
+	st    routing.State
+	cat   Catalog
+	authn Authenticator
+	grd   Guard
+	send  Sender
+	log   *zap.Logger
+	opt   Options
+	self  []selfAddr
+
+	mu      sync.Mutex
+	stopped bool
+	stop    chan struct{} // closed when Run's context ends
+	calls   sync.WaitGroup
+	dialogs map[string]dialogInfo // confirmed calls by Call-ID, for terminated events
+}
+
+type selfAddr struct {
+	network string
+	host    string // advertised host
+	bound   string // host as bound
+	port    int
+}
+
+type dialogInfo struct {
+	callerTenant, calleeTenant int64
+	caller, callee             string
+	at                         time.Time
+}
+
+// maxDialogs bounds the dialog table: a dialog whose BYE never passes
+// through us would otherwise stay forever. Old entries are dropped first.
+const maxDialogs = 100000
+
+type locState struct {
+	Catalog
+	Locations
+}
+
+// New builds a proxy.
+func New(cat Catalog, loc Locations, a Authenticator, g Guard, send Sender, log *zap.Logger, opt Options) (*Proxy, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if opt.RingTimeout <= 0 {
+		opt.RingTimeout = DefaultRingTimeout
+	}
+	if opt.CancelWait <= 0 {
+		opt.CancelWait = DefaultCancelWait
+	}
+	if opt.InDialogTimeout <= 0 {
+		opt.InDialogTimeout = DefaultInDialogTimeout
+	}
+	for _, a := range opt.Algorithms {
+		if !strings.EqualFold(a, auth.MD5) && !strings.EqualFold(a, auth.SHA256) {
+			return nil, fmt.Errorf("proxy: digest algorithm %q: use %s or %s", a, auth.SHA256, auth.MD5)
+		}
+	}
+	if len(opt.Listeners) == 0 {
+		return nil, errors.New("proxy: no listeners")
+	}
+	p := &Proxy{st: locState{cat, loc}, cat: cat, authn: a, grd: g, send: send, log: log, opt: opt,
+		stop: make(chan struct{}), dialogs: map[string]dialogInfo{}}
+	for _, l := range opt.Listeners {
+		host, portS, err := net.SplitHostPort(l.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: listener %s: %w", l.Addr, err)
+		}
+		port, err := strconv.Atoi(portS)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: listener %s: %w", l.Addr, err)
+		}
+		adv := host
+		if ip, err := netip.ParseAddr(host); err == nil && ip.IsUnspecified() || host == "" {
+			if opt.Host == "" {
+				return nil, fmt.Errorf("proxy: listener %s is bound to all addresses: set the advertised host", l.Addr)
+			}
+			adv = opt.Host
+		}
+		p.self = append(p.self, selfAddr{network: strings.ToLower(l.Network), host: adv, bound: host, port: port})
+	}
+	return p, nil
+}
+
+// Run waits for ctx to end, then makes every call in progress give up and
+// returns once they have. Serve it under the same context as the SIP server.
+func (p *Proxy) Run(ctx context.Context) error {
+	<-ctx.Done()
+	p.mu.Lock()
+	if !p.stopped {
+		p.stopped = true
+		close(p.stop)
+	}
+	p.mu.Unlock()
+	p.calls.Wait()
+	return nil
+}
+
+func (p *Proxy) enter() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return false
+	}
+	p.calls.Add(1)
+	return true
+}
+
+// ServeSIP handles one request; register it for INVITE, ACK, CANCEL, BYE
+// and the other methods the proxy routes.
+func (p *Proxy) ServeSIP(req *sip.Request, tx sip.ServerTransaction) {
+	if !p.enter() {
+		return // shutting down: the caller retries elsewhere
+	}
+	defer p.calls.Done()
+	in, pop := p.summarize(req)
+	d := routing.Decide(in, p.st)
+	log := p.log.With(zap.String("call_id", callID(req)), zap.String("src", req.Source()),
+		zap.String("method", req.Method.String()), zap.String("tenant", d.CallerTenant.Name), zap.String("ext", in.FromUser))
+	switch d.Kind {
+	case routing.Reject, routing.Unavailable:
+		// Unavailable is where voicemail will take the call.
+		log.Info("proxy refused", zap.Int("status", d.Code), zap.String("reason", d.Why))
+		p.respond(req, tx, d.Code, d.Reason, nil, log)
+	case routing.Challenge:
+		log.Debug("proxy challenged", zap.String("reason", d.Why))
+		p.respond(req, tx, sip.StatusProxyAuthRequired, "Proxy Authentication Required", p.challenge(d.Realm, d.Stale), log)
+	case routing.Fork:
+		c := newCall(p, req, tx, d, pop, log)
+		c.run()
+	case routing.Forward:
+		p.forward(req, tx, d, pop, log)
+	}
+}
+
+// summarize reads what routing needs from the request, verifying
+// Proxy-Authorization on out-of-dialog requests. pop is the number of
+// topmost Route entries that name us.
+func (p *Proxy) summarize(req *sip.Request) (in routing.Request, pop int) {
+	in = routing.Request{Method: req.Method.String(), MaxForwards: -1}
+	if mf := req.MaxForwards(); mf != nil {
+		in.MaxForwards = int(mf.Val())
+	}
+	u := req.Recipient
+	in.URIUser, in.URIHost, in.URI = u.User, strings.ToLower(u.Host), canonicalURI(u)
+	in.URIIsUs = p.isUs(u.Host, u.Port, "")
+	port := u.Port
+	if port == 0 {
+		port = defaultPort(transportParam(u))
+	}
+	in.URIHostPort = net.JoinHostPort(strings.Trim(u.Host, "[]"), strconv.Itoa(port))
+	if f := req.From(); f != nil {
+		in.FromUser, in.FromHost = f.Address.User, strings.ToLower(f.Address.Host)
+	}
+	if t := req.To(); t != nil {
+		in.ToUser, in.ToHost = t.Address.User, strings.ToLower(t.Address.Host)
+		in.ToTag, _ = t.Params.Get("tag")
+	}
+	routes := req.GetHeaders("Route")
+	for _, h := range routes {
+		r, ok := h.(*sip.RouteHeader)
+		if !ok || !p.isUs(r.Address.Host, r.Address.Port, transportParam(r.Address)) {
+			break
+		}
+		pop++
+	}
+	in.RouteToUs, in.MoreRoutes = pop > 0, len(routes) > pop
+	in.Loop = p.looped(req)
+	if in.ToTag == "" && req.IsInvite() {
+		p.authenticate(req, &in)
+	}
+	return in, pop
+}
+
+// authenticate verifies Proxy-Authorization against the From tenant.
+func (p *Proxy) authenticate(req *sip.Request, in *routing.Request) {
+	h := req.GetHeader("Proxy-Authorization")
+	if h == nil {
+		return
+	}
+	tenant, ok := p.cat.TenantByDomain(in.FromHost)
+	if !ok {
+		return
+	}
+	ext, found := p.cat.Extension(tenant.ID, in.FromUser)
+	usable := found && ext.Enabled && ext.HasCredentials()
+	res := p.authn.Verify(req.Method.String(), h.Value(), tenant.Domain, func(user string) (auth.Credentials, bool) {
+		if !usable || user != in.FromUser {
+			return auth.Credentials{}, false
+		}
+		return auth.Credentials{HA1MD5: ext.HA1MD5, HA1SHA256: ext.HA1SHA256}, true
+	})
+	src, srcErr := sourceIP(req.Source())
+	switch {
+	case res.OK:
+		in.Authenticated, in.AuthTenantID, in.AuthExt = true, tenant.ID, ext.Number
+		if srcErr == nil {
+			p.grd.Succeeded(src)
+		}
+	case res.Stale:
+		in.AuthStale = true
+	default:
+		p.log.Warn("proxy authentication failed", zap.String("call_id", callID(req)), zap.String("src", req.Source()),
+			zap.String("tenant", tenant.Name), zap.String("ext", in.FromUser), zap.String("reason", res.Reason))
+		if srcErr == nil {
+			p.grd.Failed(src)
+		}
+	}
+}
+
+func (p *Proxy) challenge(realm string, stale bool) []sip.Header {
+	var hs []sip.Header
+	all := p.authn.Challenge(realm, stale)
+	if len(p.opt.Algorithms) == 0 {
+		for _, v := range all {
+			hs = append(hs, sip.NewHeader("Proxy-Authenticate", v))
+		}
+		return hs
+	}
+	for _, alg := range p.opt.Algorithms {
+		for _, v := range all {
+			if c, err := digest.ParseChallenge(v); err == nil && strings.EqualFold(c.Algorithm, alg) {
+				hs = append(hs, sip.NewHeader("Proxy-Authenticate", v))
+			}
+		}
+	}
+	return hs
+}
+
+// respond answers a request with a response of our own making. An ACK is
+// never answered.
+func (p *Proxy) respond(req *sip.Request, tx sip.ServerTransaction, code int, reason string, hs []sip.Header, log *zap.Logger) {
+	if req.IsAck() {
+		return
+	}
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	for _, h := range hs {
+		res.AppendHeader(h)
+	}
+	if err := tx.Respond(res); err != nil {
+		log.Debug("proxy: respond", zap.Int("status", code), zap.Error(err))
+	}
+}
+
+// isUs reports whether host:port names one of our listeners. A missing
+// port matches the default port of the transport.
+func (p *Proxy) isUs(host string, port int, transport string) bool {
+	host = strings.Trim(strings.ToLower(host), "[]")
+	for _, s := range p.self {
+		if host != s.host && host != s.bound {
+			continue
+		}
+		want := port
+		if want == 0 {
+			want = defaultPort(firstNonEmpty(transport, s.network))
+		}
+		if want == s.port {
+			return true
+		}
+	}
+	return false
+}
+
+// listener returns our address for a transport.
+func (p *Proxy) listener(network string) (selfAddr, bool) {
+	network = strings.ToLower(network)
+	for _, s := range p.self {
+		if s.network == network {
+			return s, true
+		}
+	}
+	return selfAddr{}, false
+}
+
+// loopKey hashes what identifies a request's routing (RFC 3261 §16.6 step
+// 8 without the parts that change hop by hop), so the same request coming
+// back to us is recognised by our own Via.
+func loopKey(req *sip.Request) string {
+	h := sha256.New()
+	h.Write([]byte(canonicalURI(req.Recipient)))
+	h.Write([]byte{0})
+	h.Write([]byte(callID(req)))
+	if f := req.From(); f != nil {
+		t, _ := f.Params.Get("tag")
+		h.Write([]byte{0})
+		h.Write([]byte(t))
+	}
+	if t := req.To(); t != nil {
+		tag, _ := t.Params.Get("tag")
+		h.Write([]byte{0})
+		h.Write([]byte(tag))
+	}
+	if c := req.CSeq(); c != nil {
+		h.Write([]byte{0})
+		h.Write([]byte(strconv.FormatUint(uint64(c.SeqNo), 10)))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:6])
+}
+
+const branchPrefix = sip.RFC3261BranchMagicCookie + "sntl"
+
+// branchFor returns a fresh branch carrying the request's loop key.
+func branchFor(key string) string {
+	return branchPrefix + key + "." + sip.GenerateTagN(10)
+}
+
+// looped reports whether the request already passed through us with the
+// same routing key: one of its Via headers is ours and carries the key.
+func (p *Proxy) looped(req *sip.Request) bool {
+	prefix := branchPrefix + loopKey(req) + "."
+	for _, h := range req.GetHeaders("Via") {
+		v, ok := h.(*sip.ViaHeader)
+		if !ok {
+			continue
+		}
+		b, _ := v.Params.Get("branch")
+		if strings.HasPrefix(b, prefix) && p.isUs(v.Host, v.Port, v.Transport) {
+			return true
+		}
+	}
+	return false
+}
+
+// prepare builds the request sent to one target (RFC 3261 §16.6): new
+// request-URI, our Route entries popped and the target's Path pushed,
+// Max-Forwards decremented, our Via on top and, for dialog-creating
+// requests, Record-Route.
+func (p *Proxy) prepare(req *sip.Request, t routing.Target, pop int, recordRoute bool) (*sip.Request, error) {
+	out := req.Clone()
+	if t.URI != "" {
+		var u sip.Uri
+		if err := sip.ParseUri(t.URI, &u); err != nil {
+			return nil, fmt.Errorf("target uri %q: %w", t.URI, err)
+		}
+		out.Recipient = u
+	}
+	for range pop {
+		out.RemoveHeader("Route")
+	}
+	for i := len(t.Route) - 1; i >= 0; i-- {
+		var u sip.Uri
+		if err := sip.ParseUri(strings.Trim(strings.TrimSpace(t.Route[i]), "<>"), &u); err != nil {
+			return nil, fmt.Errorf("path %q: %w", t.Route[i], err)
+		}
+		out.PrependHeader(&sip.RouteHeader{Address: u})
+	}
+	if mf := out.MaxForwards(); mf != nil {
+		mf.Dec()
+	} else {
+		v := sip.MaxForwardsHeader(70)
+		out.AppendHeader(&v)
+	}
+	if req.IsInvite() && req.To() != nil {
+		if tag, _ := req.To().Params.Get("tag"); tag == "" {
+			// We consumed the credentials; they are for our realm only.
+			out.RemoveHeader("Proxy-Authorization")
+		}
+	}
+	// RFC 3581 §4 / RFC 3261 §18.2.1: note where the previous hop really
+	// is, so responses find it through NAT.
+	if via := out.Via(); via != nil {
+		if host, port, err := net.SplitHostPort(req.Source()); err == nil {
+			if via.Params.Has("rport") {
+				via.Params.Add("rport", port)
+			}
+			if via.Host != host {
+				via.Params.Add("received", host)
+			}
+		}
+	}
+	network := strings.ToLower(firstNonEmpty(t.Transport, "udp"))
+	outL, ok := p.listener(network)
+	if !ok {
+		return nil, fmt.Errorf("no %s listener to reach %s", network, t.Destination)
+	}
+	via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: strings.ToUpper(network),
+		Host: outL.host, Port: outL.port, Params: sip.NewParams()}
+	via.Params.Add("branch", branchFor(loopKey(out)))
+	out.PrependHeader(via)
+	if recordRoute {
+		inL, ok := p.listener(req.Transport())
+		if ok && inL.network != outL.network {
+			// RFC 5658 double record-routing: each side reaches us over
+			// its own transport.
+			out.PrependHeader(recordRouteTo(inL))
+		}
+		out.PrependHeader(recordRouteTo(outL))
+	}
+	out.SetTransport(strings.ToUpper(network))
+	if t.Destination != "" {
+		out.SetDestination(t.Destination)
+	}
+	if network == "udp" {
+		// Send from the listener socket: NAT bindings and firewalls only
+		// pass what comes from the address the phone registered with.
+		out.Laddr = sip.Addr{IP: net.ParseIP(outL.bound), Port: outL.port}
+		if outL.bound == "" || out.Laddr.IP.IsUnspecified() {
+			out.Laddr = sip.Addr{}
+		}
+	} else {
+		out.Laddr = sip.Addr{}
+	}
+	return out, nil
+}
+
+func recordRouteTo(s selfAddr) *sip.RecordRouteHeader {
+	params := sip.NewParams()
+	params.Add("transport", s.network)
+	params.Add("lr", "")
+	return &sip.RecordRouteHeader{Address: sip.Uri{Scheme: "sip", Host: s.host, Port: s.port, UriParams: params}}
+}
+
+// relay sends a downstream response upstream through the server
+// transaction: our Via removed, everything else as received.
+func relay(req *sip.Request, tx sip.ServerTransaction, res *sip.Response) error {
+	out := sip.NewResponse(res.StatusCode, res.Reason)
+	out.SipVersion = res.SipVersion
+	viaSkipped := false
+	for _, h := range res.CloneHeaders() {
+		if !viaSkipped && h.Name() == "Via" {
+			viaSkipped = true
+			continue
+		}
+		out.AppendHeader(h)
+	}
+	out.SetBody(res.Body())
+	out.SetTransport(req.Transport())
+	// Back to where the request came from (symmetric response routing,
+	// which NAT needs); on connection transports the transaction's
+	// connection is used anyway.
+	out.SetDestination(req.Source())
+	if err := tx.Respond(out); err != nil {
+		return fmt.Errorf("relay %d: %w", res.StatusCode, err)
+	}
+	return nil
+}
+
+// noBuild keeps sipgo from filling in headers of a request we built.
+func noBuild(*sipgo.Client, *sip.Request) error { return nil }
+
+// forward sends an in-dialog request to its target and relays the answers.
+func (p *Proxy) forward(req *sip.Request, tx sip.ServerTransaction, d routing.Decision, pop int, log *zap.Logger) {
+	out, err := p.prepare(req, d.Targets[0], pop, false)
+	if err != nil {
+		log.Warn("proxy: forward", zap.Error(err))
+		p.respond(req, tx, sip.StatusInternalServerError, "Server Internal Error", nil, log)
+		return
+	}
+	if req.IsAck() {
+		// An ACK for a 2xx is its own transaction and gets no response.
+		if err := p.send.WriteRequest(out, noBuild); err != nil {
+			log.Warn("proxy: forward ack", zap.Error(err))
+		}
+		return
+	}
+	ctx, cancel := p.callContext(p.opt.InDialogTimeout)
+	defer cancel()
+	btx, err := p.send.TransactionRequest(ctx, out, noBuild)
+	if err != nil {
+		log.Warn("proxy: forward", zap.Error(err))
+		p.respond(req, tx, sip.StatusServiceUnavailable, "Service Unavailable", nil, log)
+		return
+	}
+	defer btx.Terminate()
+	for {
+		select {
+		case res := <-btx.Responses():
+			if res.StatusCode == sip.StatusTrying {
+				continue
+			}
+			if req.Method == sip.BYE && res.StatusCode >= 200 && res.StatusCode < 300 {
+				// Reported before the 200 goes on, so an observer never
+				// sees the caller done while the dialog is still up.
+				p.dialogEnded(callID(req))
+			}
+			if err := relay(req, tx, res); err != nil {
+				log.Debug("proxy: relay", zap.Error(err))
+			}
+			if res.StatusCode >= 200 {
+				return
+			}
+		case <-btx.Done():
+			code, reason := branchFailure(btx.Err())
+			p.respond(req, tx, code, reason, nil, log)
+			return
+		case <-ctx.Done():
+			p.respond(req, tx, sip.StatusRequestTimeout, "Request Timeout", nil, log)
+			return
+		}
+	}
+}
+
+// callContext is a context that ends after d or when the proxy stops.
+func (p *Proxy) callContext(d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	go func() {
+		// Owned by the context: ends with it.
+		select {
+		case <-p.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+// branchFailure maps a transaction that ended without a final response to
+// the response it stands for (RFC 3261 §16.7 step 2 and §16.8).
+func branchFailure(err error) (int, string) {
+	if errors.Is(err, sip.ErrTransactionTimeout) {
+		return sip.StatusRequestTimeout, "Request Timeout"
+	}
+	return sip.StatusServiceUnavailable, "Service Unavailable"
+}
+
+func callID(req *sip.Request) string {
+	if h := req.CallID(); h != nil {
+		return h.Value()
+	}
+	return ""
+}
+
+// canonicalURI renders a URI the way the registrar stores contacts
+// (scheme and host in lower case), so they compare as strings.
+func canonicalURI(u sip.Uri) string {
+	u.Scheme = strings.ToLower(u.Scheme)
+	u.Host = strings.ToLower(u.Host)
+	return u.String()
+}
+
+func transportParam(u sip.Uri) string {
+	if u.UriParams == nil {
+		return ""
+	}
+	v, _ := u.UriParams.Get("transport")
+	return strings.ToLower(v)
+}
+
+func defaultPort(network string) int {
+	switch strings.ToLower(network) {
+	case "tls", "wss":
+		return 5061
+	}
+	return 5060
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func sourceIP(src string) (netip.Addr, error) {
+	ap, err := netip.ParseAddrPort(src)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("source %q: %w", src, err)
+	}
+	return ap.Addr().Unmap(), nil
+}

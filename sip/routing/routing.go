@@ -1,0 +1,290 @@
+// Package routing decides where a SIP request goes. Decide is a pure
+// function of a small request summary and the state it reads (tenants,
+// extensions, bindings); the proxy parses the message, calls Decide and
+// executes the decision. Keeping the decision apart from the execution
+// lets every rule be listed in a table test.
+//
+// The rules, in the order they are applied:
+//  1. Max-Forwards 0: 483 Too Many Hops. A request we already forwarded
+//     coming back unchanged (our own Via with the same branch key): 482.
+//  2. In-dialog requests (To tag present) are forwarded only along a
+//     Route we put there (Record-Route), and only to a registered contact
+//     of the tenant, reached over the flow it registered from. Anything
+//     else in a dialog gets 404: Sentral relays no dialog it did not set up.
+//  3. Out of dialog, only INVITE is routed for now; MESSAGE, SUBSCRIBE,
+//     OPTIONS to a user and the rest get 501 until presence and messaging
+//     arrive. A CANCEL that matched no transaction gets 481.
+//  4. A request-URI domain no tenant owns gets 403 (no relay), after the
+//     caller has proved to be one of our extensions (407 first) when its
+//     From domain is ours; trunks will take that case later.
+//  5. The caller must be authenticated (407) as the extension in From, in
+//     the tenant of the From domain.
+//  6. An unknown or disabled number in a known tenant gets 404; a known
+//     extension without bindings is Unavailable (480 today, voicemail
+//     later); otherwise the call forks in parallel to every binding.
+package routing
+
+import (
+	"strings"
+
+	"github.com/sentralpbx/sentral/store"
+)
+
+// Request is what Decide needs to know about a SIP request.
+type Request struct {
+	Method string // INVITE, BYE, ...
+	// URIUser, URIHost and URI are the request-URI's user part, host (lower
+	// case) and the whole URI in the canonical form the registrar stores
+	// contacts in (lower-case scheme and host).
+	URIUser, URIHost, URI string
+	// URIHostPort is the request-URI's host:port (default port filled in).
+	URIHostPort string
+	// URIIsUs: the request-URI host is one of our own listener addresses
+	// (phones that dial sip:101@192.0.2.10 instead of the domain).
+	URIIsUs               bool
+	FromUser, FromHost    string
+	ToUser, ToHost, ToTag string
+	MaxForwards           int  // -1 when the header is absent
+	Loop                  bool // our own Via carries this request's branch key
+	RouteToUs             bool // the topmost Route named us (already popped)
+	MoreRoutes            bool // Route entries remain after ours
+	Authenticated         bool // Proxy-Authorization verified
+	AuthTenantID          int64
+	AuthExt               string // extension number the credentials belong to
+	AuthStale             bool   // the answer was right but its nonce stale
+}
+
+// State is what Decide reads; the catalog (tenants, extensions) and the
+// location service (bindings) provide it together.
+type State interface {
+	TenantByDomain(domain string) (store.Tenant, bool)
+	Extension(tenantID int64, number string) (store.Extension, bool)
+	Bindings(tenantID int64, number string) []store.Binding
+}
+
+// Kind says what the proxy does with a request.
+type Kind int
+
+// Decision kinds.
+const (
+	// Reject: answer Code and Reason, route nowhere.
+	Reject Kind = iota + 1
+	// Challenge: answer 407 with a digest challenge for Realm.
+	Challenge
+	// Fork: send the request to every target in parallel.
+	Fork
+	// Forward: send an in-dialog request to its one target (Targets[0]).
+	Forward
+	// Unavailable: the extension exists but nothing is registered. Today
+	// the proxy answers Code (480); voicemail will take the call here.
+	Unavailable
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Reject:
+		return "reject"
+	case Challenge:
+		return "challenge"
+	case Fork:
+		return "fork"
+	case Forward:
+		return "forward"
+	case Unavailable:
+		return "unavailable"
+	}
+	return "unknown"
+}
+
+// Target is one place a request is sent to.
+type Target struct {
+	// URI becomes the request-URI: the binding's Contact.
+	URI string
+	// Transport is udp, tcp, tls, ws or wss.
+	Transport string
+	// Destination is the ip:port the request is sent to: where the binding
+	// came from, never the Contact host (browsers put .invalid there and
+	// phones behind NAT their private address). On connection transports
+	// it names the registered connection.
+	Destination string
+	// Route lists the binding's Path (RFC 3327), to be sent as Route headers.
+	Route []string
+	// Number is the extension the target belongs to; Q its binding's q.
+	Number string
+	Q      float64
+}
+
+// Decision is the outcome of Decide.
+type Decision struct {
+	Kind   Kind
+	Code   int    // Reject, Unavailable
+	Reason string // Reject, Unavailable: reason phrase
+	Realm  string // Challenge: the caller tenant's domain
+	Stale  bool   // Challenge: the nonce was stale, not the password wrong
+	// Caller and Callee are the tenants and extensions involved, when known.
+	CallerTenant, CalleeTenant store.Tenant
+	CallerExt, CalleeExt       string
+	Targets                    []Target
+	// Why explains the decision for logs; never sent to the peer.
+	Why string
+}
+
+// SIP status codes used in decisions.
+const (
+	StatusForbidden            = 403
+	StatusNotFound             = 404
+	StatusTemporarilyUnavail   = 480
+	StatusTransactionNotExists = 481
+	StatusLoopDetected         = 482
+	StatusTooManyHops          = 483
+	StatusNotImplemented       = 501
+)
+
+func reject(code int, reason, why string) Decision {
+	return Decision{Kind: Reject, Code: code, Reason: reason, Why: why}
+}
+
+// Decide routes one request.
+func Decide(req Request, st State) Decision {
+	if req.MaxForwards == 0 {
+		return reject(StatusTooManyHops, "Too Many Hops", "max-forwards reached 0")
+	}
+	if req.Loop {
+		return reject(StatusLoopDetected, "Loop Detected", "our via with this request's branch key")
+	}
+	if req.Method == "CANCEL" {
+		// The transaction layer answers CANCELs that match an INVITE; one
+		// reaching routing matched nothing.
+		return reject(StatusTransactionNotExists, "Call/Transaction Does Not Exist", "cancel matched no transaction")
+	}
+	if req.ToTag != "" {
+		return inDialog(req, st)
+	}
+	if req.Method != "INVITE" {
+		return reject(StatusNotImplemented, "Not Implemented", "out-of-dialog "+req.Method+" is not routed yet")
+	}
+	if req.MoreRoutes {
+		// A preloaded route beyond us would make us relay to wherever the
+		// client says.
+		return reject(StatusForbidden, "No Relay", "route beyond us out of dialog")
+	}
+
+	callerTenant, callerOurs := st.TenantByDomain(req.FromHost)
+	calleeDomain := req.URIHost
+	if req.URIIsUs {
+		calleeDomain = req.FromHost
+	}
+	calleeTenant, calleeOurs := st.TenantByDomain(calleeDomain)
+
+	if !callerOurs {
+		// Nobody we could authenticate: a stranger may neither relay
+		// through us nor, until trunks exist, call our extensions.
+		if !calleeOurs {
+			return reject(StatusForbidden, "No Relay", "foreign request-uri domain "+calleeDomain+" from foreign caller")
+		}
+		return reject(StatusForbidden, "Forbidden", "caller domain "+req.FromHost+" is not served")
+	}
+	d := Decision{CallerTenant: callerTenant, CallerExt: req.FromUser, CalleeTenant: calleeTenant, CalleeExt: req.URIUser}
+	if !req.Authenticated {
+		d.Kind, d.Realm, d.Stale = Challenge, callerTenant.Domain, req.AuthStale
+		d.Why = "caller not authenticated"
+		return d
+	}
+	if req.AuthTenantID != callerTenant.ID || req.AuthExt != req.FromUser {
+		return d.reject(StatusForbidden, "Forbidden", "credentials of "+req.AuthExt+" used for from "+req.FromUser)
+	}
+	if !calleeOurs {
+		return d.reject(StatusForbidden, "No Relay", "foreign request-uri domain "+calleeDomain+" (no trunks yet)")
+	}
+	ext, ok := st.Extension(calleeTenant.ID, req.URIUser)
+	if !ok || !ext.Enabled {
+		return d.reject(StatusNotFound, "Not Found", "no enabled extension "+req.URIUser)
+	}
+	bs := st.Bindings(calleeTenant.ID, ext.Number)
+	if len(bs) == 0 {
+		d.Kind, d.Code, d.Reason, d.Why = Unavailable, StatusTemporarilyUnavail, "Temporarily Unavailable", "no bindings"
+		return d
+	}
+	// Bindings come highest q first; all are tried at once for now. A
+	// sequential search by q groups can slot in here without touching the
+	// proxy, which already executes any target list.
+	d.Kind, d.Why = Fork, "parallel fork"
+	for _, b := range bs {
+		d.Targets = append(d.Targets, targetOf(b))
+	}
+	return d
+}
+
+func (d Decision) reject(code int, reason, why string) Decision {
+	d.Kind, d.Code, d.Reason, d.Why = Reject, code, reason, why
+	d.Targets = nil
+	return d
+}
+
+// inDialog routes a request inside a dialog we record-routed.
+func inDialog(req Request, st State) Decision {
+	if !req.RouteToUs {
+		return reject(StatusNotFound, "Not Found", "in-dialog request without our route")
+	}
+	if req.MoreRoutes {
+		return reject(StatusForbidden, "No Relay", "route beyond us in dialog")
+	}
+	// The request-URI is the remote target: a contact one of the two
+	// parties registered. Look for it among the bindings of the numbers the
+	// dialog names (browsers' contacts carry random users, so the
+	// request-URI user alone does not find them).
+	for _, host := range uniq(req.ToHost, req.FromHost) {
+		t, ok := st.TenantByDomain(host)
+		if !ok {
+			continue
+		}
+		for _, n := range uniq(req.URIUser, req.ToUser, req.FromUser) {
+			for _, b := range st.Bindings(t.ID, n) {
+				// A phone may answer with another Contact than it
+				// registered (a different user part, say); its address is
+				// still the source of a binding.
+				if sameURI(b.Contact, req.URI) || req.URIHostPort != "" && req.URIHostPort == b.Source {
+					return Decision{Kind: Forward, Why: "registered contact", CalleeTenant: t, CalleeExt: n,
+						Targets: []Target{targetOf(b)}}
+				}
+			}
+		}
+	}
+	return reject(StatusNotFound, "Not Found", "in-dialog target "+req.URI+" is no registered contact")
+}
+
+func targetOf(b store.Binding) Target {
+	dest := b.Source
+	if b.Flow != "" {
+		// "tcp:192.0.2.7:50312": the connection the phone registered on.
+		if _, addr, ok := strings.Cut(b.Flow, ":"); ok {
+			dest = addr
+		}
+	}
+	return Target{URI: b.Contact, Transport: b.Transport, Destination: dest, Route: b.Path, Number: b.Number, Q: b.Q}
+}
+
+// sameURI compares a stored contact with a request-URI. Both are in the
+// registrar's canonical form and phones repeat their Contact verbatim, so
+// a string comparison suffices; case is ignored because some phones
+// change the case of the host between REGISTER and INVITE.
+func sameURI(a, b string) bool { return strings.EqualFold(a, b) }
+
+func uniq(vs ...string) []string {
+	out := vs[:0:0]
+	for _, v := range vs {
+		if v == "" {
+			continue
+		}
+		dup := false
+		for _, o := range out {
+			if o == v {
+				dup = true
+			}
+		}
+		if !dup {
+			out = append(out, v)
+		}
+	}
+	return out
+}
