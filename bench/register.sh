@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# register.sh — SIP registrar load test: sipp registers USERS extensions
+# with digest authentication against `sentral serve`, and the server's CPU
+# time is read from /proc. Figures go to docs/performance.md.
+#
+#   bash bench/register.sh                      # 10,000 REGISTER/s for 10 s, SQLite
+#   RATE=2000 DURATION=10 bash bench/register.sh
+#   STORE=postgres SENTRAL_TEST_PG=postgres://... bash bench/register.sh
+#
+# Settings (environment):
+#   RATE        calls (= registrations, 2 round trips each) per second   10000
+#   DURATION    seconds of load; sipp makes RATE*DURATION calls            10
+#   USERS       extensions provisioned and cycled through                 10000
+#   LIMIT       sipp's cap on calls in flight (-l)                         RATE
+#   STORE       sqlite or postgres (postgres needs SENTRAL_TEST_PG,
+#               an admin DSN such as scripts/pg-test.sh prints)          sqlite
+#   LOG_LEVEL   server log level; info logs one line per registration     info
+#   KEEP        1 keeps the work directory (logs, sipp files)                 0
+#   PERF        1 samples the server with `perf record -g` during the load
+#               and prints the top functions (needs perf; implies KEEP=1)    0
+#
+# Everything binds 127.0.0.1 on ports the kernel reports free, lives in a
+# temp directory removed on exit, and the server and sipp are stopped
+# however the script ends. sipp runs on the same machine as the server.
+#
+# Two settings differ from the shipped defaults, both through the environment:
+#   SENTRAL_SIP_REGISTRAR_DIGEST_ALGORITHMS=MD5,SHA-256
+#       sipp 3.6 computes MD5 only and reads only the first challenge.
+#   SENTRAL_SIP_GUARD_RATE / SENTRAL_SIP_GUARD_BURST = 10x RATE
+#       the per-source rate limit (default 50/s, burst 100) would drop a
+#       single-address load generator; raising it (rather than exempting
+#       127.0.0.0/8) keeps the guard's bookkeeping in the measured path.
+set -euo pipefail
+
+RATE=${RATE:-10000}
+DURATION=${DURATION:-10}
+USERS=${USERS:-10000}
+LIMIT=${LIMIT:-$RATE}
+STORE=${STORE:-sqlite}
+LOG_LEVEL=${LOG_LEVEL:-info}
+KEEP=${KEEP:-0}
+PERF=${PERF:-0}
+[[ $PERF == 1 ]] && KEEP=1
+DOMAIN=bench.test
+TENANT=bench
+FIRST=10000 # first extension number; USERS numbers from here
+
+die() { echo "register.sh: $*" >&2; exit 1; }
+for n in RATE DURATION USERS LIMIT; do
+	[[ ${!n} =~ ^[1-9][0-9]*$ ]] || die "$n=${!n}: want a positive whole number"
+done
+((USERS <= 89999)) || die "USERS=$USERS: at most 89999 (numbers $FIRST-99999)"
+command -v sipp >/dev/null || die "sipp is not installed (Debian package sip-tester)"
+command -v curl >/dev/null || die "curl is not installed"
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WORK=$(mktemp -d /tmp/sentral-bench-register.XXXXXX)
+SERVER_PID=
+PERF_PID=
+PGDB=
+
+cleanup() {
+	local rc=$?
+	if [[ -n $PERF_PID ]] && kill -0 "$PERF_PID" 2>/dev/null; then
+		kill -INT "$PERF_PID" 2>/dev/null || true
+		wait "$PERF_PID" 2>/dev/null || true
+	fi
+	if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+		kill -TERM "$SERVER_PID" 2>/dev/null || true
+		for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$SERVER_PID" 2>/dev/null || true
+	fi
+	if [[ -n $PGDB ]]; then
+		psql -q "$SENTRAL_TEST_PG" -c "DROP DATABASE IF EXISTS $PGDB WITH (FORCE)" >/dev/null 2>&1 || true
+	fi
+	if [[ $KEEP == 1 || $rc -ne 0 ]]; then
+		echo "work directory kept: $WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# free_port NETWORK prints a port the kernel hands out on 127.0.0.1.
+free_port() {
+	python3 - "$1" <<'PY'
+import socket, sys
+kind = socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM
+s = socket.socket(socket.AF_INET, kind)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+PY
+}
+
+# cpu_ticks PID prints utime+stime of a process in clock ticks.
+cpu_ticks() {
+	local stat
+	stat=$(<"/proc/$1/stat")
+	stat=${stat##*) } # fields after "pid (comm) "; comm may hold spaces
+	# shellcheck disable=SC2086
+	set -- $stat
+	echo $((${12} + ${13})) # fields 14 and 15 of the full line
+}
+
+# udp_drops prints the kernel's count of datagrams dropped for a full
+# socket receive buffer (all sockets): each one costs sipp a retransmission.
+udp_drops() { awk '/^Udp:/ { if (h) { print $(c); exit } for (i = 1; i <= NF; i++) if ($i == "RcvbufErrors") c = i; h = 1 }' /proc/net/snmp; }
+
+echo "== build"
+(cd "$ROOT" && go build -o "$WORK/sentral" ./cmd/sentral)
+BIN=$WORK/sentral
+
+case $STORE in
+sqlite) DB=$WORK/sentral.db ;;
+postgres)
+	[[ -n ${SENTRAL_TEST_PG:-} ]] || die "STORE=postgres needs SENTRAL_TEST_PG (eval \"\$(scripts/pg-test.sh start)\")"
+	command -v psql >/dev/null || die "psql is not installed"
+	PGDB=sentral_bench_reg_$$
+	psql -q "$SENTRAL_TEST_PG" -c "CREATE DATABASE $PGDB" >/dev/null
+	base=${SENTRAL_TEST_PG%%\?*}
+	query=
+	[[ $SENTRAL_TEST_PG == *\?* ]] && query="?${SENTRAL_TEST_PG#*\?}"
+	DB="${base%/*}/$PGDB$query"
+	;;
+*) die "STORE=$STORE: use sqlite or postgres" ;;
+esac
+export SENTRAL_DB=$DB
+
+echo "== provision tenant $TENANT ($DOMAIN) with $USERS extensions ($STORE)"
+LAST=$((FIRST + USERS - 1))
+"$BIN" tenant add "$TENANT" --domain "$DOMAIN" --ext-range "$FIRST-$LAST" >/dev/null
+# Passwords are unique per extension and pass the default policy: the digits
+# of the number spelled as letters (0->a ... 9->j), so the password never
+# contains the number itself. No PINs: only the SIP HA1s are hashed.
+awk -v first="$FIRST" -v last="$LAST" -v csv="$WORK/extensions.csv" -v inf="$WORK/users.csv" 'BEGIN {
+	print "number,name,password" > csv
+	print "SEQUENTIAL" > inf
+	for (n = first; n <= last; n++) {
+		s = n ""; pw = ""
+		for (i = 1; i <= length(s); i++) pw = pw substr("abcdefghij", substr(s, i, 1) + 1, 1)
+		pw = "Bench-" pw "-9Q"
+		printf "%d,Bench User %d,%s\n", n, n, pw > csv
+		printf "%d;%s;[authentication username=%d password=%s]\n", n, pw, n, pw > inf
+	}
+}'
+t0=$(date +%s.%N)
+"$BIN" import extensions "$WORK/extensions.csv" --tenant "$TENANT" -o json >"$WORK/import.json"
+t1=$(date +%s.%N)
+printf 'imported %d extensions in %.2f s (CLI, process start included)\n' "$USERS" "$(echo "$t1 - $t0" | bc -l)"
+
+SIP_PORT=$(free_port udp)
+ADMIN_PORT=$(free_port tcp)
+SIPP_PORT=$(free_port udp)
+MEDIA_PORT=$(free_port udp)
+CTRL_PORT=$(free_port udp) # sipp binds its control socket on all addresses
+GUARD=$((RATE * 10))
+
+echo "== start sentral serve (sip udp:127.0.0.1:$SIP_PORT, admin 127.0.0.1:$ADMIN_PORT, log level $LOG_LEVEL)"
+SENTRAL_SIP_REGISTRAR_DIGEST_ALGORITHMS=MD5,SHA-256 \
+SENTRAL_SIP_GUARD_RATE=$GUARD SENTRAL_SIP_GUARD_BURST=$GUARD \
+SENTRAL_LOG_FORMAT=json SENTRAL_LOG_LEVEL=$LOG_LEVEL \
+	"$BIN" serve --sip-listen "udp:127.0.0.1:$SIP_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" \
+	>"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+for i in $(seq 1 100); do
+	curl -fs "http://127.0.0.1:$ADMIN_PORT/healthz" >/dev/null 2>&1 && break
+	kill -0 "$SERVER_PID" 2>/dev/null || { tail -20 "$WORK/server.log" >&2; die "sentral serve exited"; }
+	((i < 100)) || { tail -20 "$WORK/server.log" >&2; die "no /healthz within 10 s"; }
+	sleep 0.1
+done
+sleep 0.5 # let start-up work settle before the CPU baseline
+
+CALLS=$((RATE * DURATION))
+echo "== sipp: $CALLS registrations at $RATE/s, at most $LIMIT in flight"
+TCK=$(getconf CLK_TCK)
+if [[ $PERF == 1 ]]; then
+	command -v perf >/dev/null || die "PERF=1 but perf is not installed"
+	perf record -q -F 499 -g -p "$SERVER_PID" -o "$WORK/perf.data" >"$WORK/perf.log" 2>&1 &
+	PERF_PID=$!
+	sleep 0.5
+fi
+udp_drops0=$(udp_drops)
+cpu0=$(cpu_ticks "$SERVER_PID")
+w0=$(date +%s.%N)
+set +e
+(cd "$WORK" && timeout -k 5 $((DURATION * 3 + 60)) \
+	/usr/bin/time -f '%U %S' -o "$WORK/sipp.time" \
+	sipp "127.0.0.1:$SIP_PORT" -sf "$ROOT/bench/sipp/register.xml" -inf "$WORK/users.csv" \
+	-key domain "$DOMAIN" -t u1 -i 127.0.0.1 -p "$SIPP_PORT" -mi 127.0.0.1 -mp "$MEDIA_PORT" -cp "$CTRL_PORT" \
+	-buff_size 4194304 \
+	-r "$RATE" -rp 1000 -m "$CALLS" -l "$LIMIT" \
+	-timeout $((DURATION * 3 + 30))s -nostdin \
+	-trace_stat -stf "$WORK/stat.csv" -fd 1 -trace_screen -trace_err \
+	>"$WORK/sipp.out" 2>&1)
+SIPP_RC=$?
+set -e
+w1=$(date +%s.%N)
+cpu1=$(cpu_ticks "$SERVER_PID")
+udp_drops1=$(udp_drops)
+if [[ -n $PERF_PID ]]; then
+	kill -INT "$PERF_PID" 2>/dev/null || true
+	wait "$PERF_PID" 2>/dev/null || true
+	PERF_PID=
+fi
+sleep 1.5 # the location service writes bindings to the store in batches
+kill -TERM "$SERVER_PID"
+wait "$SERVER_PID" || true
+SERVER_PID=
+
+# sipp's final statistics: the last row of the -trace_stat file, by column name.
+stat() {
+	awk -F';' -v col="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i; next }
+		{ v = $c } END { print (c ? v : "?") }' "$WORK/stat.csv"
+}
+[[ -s $WORK/stat.csv ]] || { tail -30 "$WORK/sipp.out" >&2; die "sipp wrote no statistics (exit $SIPP_RC)"; }
+ok=$(stat 'SuccessfulCall(C)')
+failed=$(stat 'FailedCall(C)')
+retrans=$(stat 'Retransmissions(C)')
+elapsed=$(stat 'ElapsedTime(C)') # HH:MM:SS:mmm...
+calllen=$(stat 'CallLength(C)')
+dist=$(awk -F';' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i ~ /^CallLengthRepartition_/) c[i] = substr($i, 23); next }
+	{ line = $0 } END { split(line, v, ";"); sep = ""
+	for (i = 1; i <= NF; i++) if (i in c) { printf "%s%s:%s", sep, c[i], v[i]; sep = " " } }' "$WORK/stat.csv")
+read -r su ss < <(tail -n 1 "$WORK/sipp.time") || true
+registered=$("$BIN" sip registrations --tenant "$TENANT" -o csv | tail -n +2 | wc -l)
+
+wall=$(echo "$w1 - $w0" | bc -l)
+cpu=$(echo "($cpu1 - $cpu0) / $TCK" | bc -l)
+sipp_cpu=$(echo "${su:-0} + ${ss:-0}" | bc -l)
+echo
+echo "== results ($STORE, $(nproc) CPUs, sipp on the same machine)"
+printf '%-34s %s\n' "offered rate (REGISTER calls/s)" "$RATE"
+printf '%-34s %s\n' "calls attempted" "$CALLS"
+printf '%-34s %s\n' "successful" "$ok"
+printf '%-34s %s\n' "failed" "$failed"
+printf '%-34s %s\n' "retransmissions (sipp)" "$retrans"
+printf '%-34s %s\n' "sipp exit code" "$SIPP_RC"
+printf '%-34s %s\n' "sipp elapsed" "$elapsed"
+printf '%-34s %.2f s\n' "wall time of the sipp run" "$wall"
+printf '%-34s %.0f\n' "achieved rate (successful/s)" "$(echo "$ok / $wall" | bc -l)"
+printf '%-34s %s\n' "mean call time (both round trips)" "$calllen"
+printf '%-34s %s\n' "calls by duration in ms (sipp)" "$dist"
+printf '%-34s %.2f s\n' "server CPU" "$cpu"
+if ((ok > 0)); then
+	printf '%-34s %.3f s\n' "server CPU per 1,000 REGISTERs" "$(echo "$cpu * 1000 / $ok" | bc -l)"
+fi
+printf '%-34s %.1f %%\n' "server, % of one core" "$(echo "$cpu * 100 / $wall" | bc -l)"
+printf '%-34s %.2f s (%.1f %% of one core)\n' "sipp CPU" "$sipp_cpu" "$(echo "$sipp_cpu * 100 / $wall" | bc -l)"
+printf '%-34s %s of %s\n' "bindings in the store afterwards" "$registered" "$USERS"
+printf '%-34s %s\n' "kernel UDP receive-buffer drops" "$((udp_drops1 - udp_drops0)) (whole machine, /proc/net/snmp RcvbufErrors)"
+if ((failed > 0)) || [[ $SIPP_RC -ne 0 ]]; then
+	echo "-- sipp errors (first lines):"
+	cat "$WORK"/*errors.log 2>/dev/null | head -c 1200 || true
+	echo
+fi
+if [[ $PERF == 1 ]]; then
+	perf report -i "$WORK/perf.data" --no-children --sort symbol --stdio 2>/dev/null |
+		grep -E '^ +[0-9]' | head -40 >"$WORK/perf-self.txt" || true
+	perf report -i "$WORK/perf.data" --children --sort symbol --stdio -g none 2>/dev/null |
+		grep -E '^ +[0-9]' | head -60 >"$WORK/perf-children.txt" || true
+	echo "-- perf: top functions by own time ($WORK/perf-self.txt; inclusive: perf-children.txt)"
+	head -25 "$WORK/perf-self.txt"
+fi
