@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"hash"
 	"strings"
 	"sync"
@@ -177,17 +178,38 @@ func NewAuthenticator(opts Options) *Authenticator {
 	return a
 }
 
-// Challenge returns the values for WWW-Authenticate (or Proxy-Authenticate)
-// headers, one per algorithm, SHA-256 first: RFC 8760 §2.4 has the client
-// use the first challenge it supports, and phones that predate it skip the
-// SHA-256 one and answer MD5. Both share one fresh nonce. Set stale when the
-// previous request failed only because its nonce was stale.
-func (a *Authenticator) Challenge(realm string, stale bool) []string {
-	nonce := a.newNonce(realm, a.now())
-	return []string{
-		formatChallenge(realm, nonce, SHA256, stale),
-		formatChallenge(realm, nonce, MD5, stale),
+// Challenge returns the WWW-Authenticate / Proxy-Authenticate values to
+// send, one per algorithm in the order given (RFC 8760 §2.4: the client
+// uses the first it supports), all sharing one nonce. With no algorithms it
+// offers SHA-256, then MD5. Names are matched case-insensitively; unknown
+// ones are skipped (check configuration with CheckAlgorithms at start).
+func (a *Authenticator) Challenge(realm string, stale bool, algorithms ...string) []string {
+	if len(algorithms) == 0 {
+		algorithms = defaultAlgorithms
 	}
+	nonce := a.newNonce(realm, a.now())
+	out := make([]string, 0, len(algorithms))
+	for _, alg := range algorithms {
+		switch {
+		case strings.EqualFold(alg, SHA256):
+			out = append(out, formatChallenge(realm, nonce, SHA256, stale))
+		case strings.EqualFold(alg, MD5):
+			out = append(out, formatChallenge(realm, nonce, MD5, stale))
+		}
+	}
+	return out
+}
+
+var defaultAlgorithms = []string{SHA256, MD5}
+
+// CheckAlgorithms refuses algorithm names Challenge and Verify do not know.
+func CheckAlgorithms(algorithms []string) error {
+	for _, a := range algorithms {
+		if !strings.EqualFold(a, MD5) && !strings.EqualFold(a, SHA256) {
+			return fmt.Errorf("digest algorithm %q: use %s or %s", a, SHA256, MD5)
+		}
+	}
+	return nil
 }
 
 func formatChallenge(realm, nonce, algorithm string, stale bool) string {

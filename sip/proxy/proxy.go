@@ -35,7 +35,6 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
-	"github.com/icholy/digest"
 	"go.uber.org/zap"
 
 	"github.com/sentralpbx/sentral/sip/auth"
@@ -58,7 +57,7 @@ type Locations interface {
 // Authenticator builds digest challenges and verifies answers
 // (*auth.Authenticator).
 type Authenticator interface {
-	Challenge(realm string, stale bool) []string
+	Challenge(realm string, stale bool, algorithms ...string) []string
 	Verify(method, header, realm string, lookup func(user string) (auth.Credentials, bool)) auth.Result
 }
 
@@ -191,10 +190,8 @@ func New(cat Catalog, loc Locations, a Authenticator, g Guard, send Sender, log 
 	if opt.InDialogTimeout <= 0 {
 		opt.InDialogTimeout = DefaultInDialogTimeout
 	}
-	for _, a := range opt.Algorithms {
-		if !strings.EqualFold(a, auth.MD5) && !strings.EqualFold(a, auth.SHA256) {
-			return nil, fmt.Errorf("proxy: digest algorithm %q: use %s or %s", a, auth.SHA256, auth.MD5)
-		}
+	if err := auth.CheckAlgorithms(opt.Algorithms); err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
 	}
 	if len(opt.Listeners) == 0 {
 		return nil, errors.New("proxy: no listeners")
@@ -349,20 +346,10 @@ func (p *Proxy) authenticate(req *sip.Request, in *routing.Request) {
 }
 
 func (p *Proxy) challenge(realm string, stale bool) []sip.Header {
-	var hs []sip.Header
-	all := p.authn.Challenge(realm, stale)
-	if len(p.opt.Algorithms) == 0 {
-		for _, v := range all {
-			hs = append(hs, sip.NewHeader("Proxy-Authenticate", v))
-		}
-		return hs
-	}
-	for _, alg := range p.opt.Algorithms {
-		for _, v := range all {
-			if c, err := digest.ParseChallenge(v); err == nil && strings.EqualFold(c.Algorithm, alg) {
-				hs = append(hs, sip.NewHeader("Proxy-Authenticate", v))
-			}
-		}
+	vs := p.authn.Challenge(realm, stale, p.opt.Algorithms...)
+	hs := make([]sip.Header, len(vs))
+	for i, v := range vs {
+		hs[i] = sip.NewHeader("Proxy-Authenticate", v)
 	}
 	return hs
 }

@@ -21,7 +21,7 @@ type Catalog interface {
 // Authenticator builds digest challenges and verifies answers to them.
 type Authenticator interface {
 	// Challenge returns WWW-Authenticate values, strongest algorithm first.
-	Challenge(realm string, stale bool) []string
+	Challenge(realm string, stale bool, algorithms ...string) []string
 	Verify(method, header, realm string, lookup func(user string) (auth.Credentials, bool)) auth.Result
 }
 

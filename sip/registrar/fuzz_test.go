@@ -35,7 +35,7 @@ func (fuzzCatalog) Extension(tid int64, n string) (store.Extension, bool) {
 // fuzzer reaches the binding rules without solving digests.
 type fuzzAuth struct{}
 
-func (fuzzAuth) Challenge(realm string, stale bool) []string {
+func (fuzzAuth) Challenge(realm string, stale bool, algorithms ...string) []string {
 	return []string{`Digest realm="` + realm + `", nonce="n", algorithm=SHA-256, qop="auth"`,
 		`Digest realm="` + realm + `", nonce="n", algorithm=MD5, qop="auth"`}
 }

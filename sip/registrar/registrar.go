@@ -29,7 +29,6 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
-	"github.com/icholy/digest"
 	"go.uber.org/zap"
 
 	"github.com/sentralpbx/sentral/sip/auth"
@@ -87,10 +86,8 @@ func New(cat Catalog, a Authenticator, g Guard, loc Locations, log *zap.Logger, 
 		return nil, fmt.Errorf("registrar: default_expires %d is outside min_expires %d .. max_expires %d",
 			opt.DefaultExpires, opt.MinExpires, opt.MaxExpires)
 	}
-	for _, a := range opt.Algorithms {
-		if !strings.EqualFold(a, auth.MD5) && !strings.EqualFold(a, auth.SHA256) {
-			return nil, fmt.Errorf("registrar: digest algorithm %q: use %s or %s", a, auth.SHA256, auth.MD5)
-		}
+	if err := auth.CheckAlgorithms(opt.Algorithms); err != nil {
+		return nil, fmt.Errorf("registrar: %w", err)
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
@@ -199,20 +196,10 @@ func (rep reply) with(code int, reason, why string) reply {
 }
 
 func (r *Registrar) challenge(realm string, stale bool) []sip.Header {
-	var hs []sip.Header
-	all := r.authn.Challenge(realm, stale)
-	if len(r.opt.Algorithms) == 0 {
-		for _, v := range all {
-			hs = append(hs, sip.NewHeader("WWW-Authenticate", v))
-		}
-		return hs
-	}
-	for _, alg := range r.opt.Algorithms {
-		for _, v := range all {
-			if c, err := digest.ParseChallenge(v); err == nil && strings.EqualFold(c.Algorithm, alg) {
-				hs = append(hs, sip.NewHeader("WWW-Authenticate", v))
-			}
-		}
+	vs := r.authn.Challenge(realm, stale, r.opt.Algorithms...)
+	hs := make([]sip.Header, len(vs))
+	for i, v := range vs {
+		hs[i] = sip.NewHeader("WWW-Authenticate", v)
 	}
 	return hs
 }

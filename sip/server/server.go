@@ -33,6 +33,9 @@ import (
 	"go.uber.org/zap"
 )
 
+// udpReadBuffer is the receive buffer asked for on UDP listeners.
+const udpReadBuffer = 4 << 20
+
 // DefaultMaxMessageBytes is the largest SIP message accepted by default,
 // the largest a UDP datagram can carry.
 const DefaultMaxMessageBytes = 65535
@@ -152,6 +155,16 @@ func (s *Server) bind(l Listener, tlsConf *tls.Config) (*bound, error) {
 		pc, err := net.ListenPacket("udp", l.Addr)
 		if err != nil {
 			return nil, fmt.Errorf("sip listen %s: %w", l, err)
+		}
+		if uc, ok := pc.(*net.UDPConn); ok {
+			// sipgo reads each UDP socket from one goroutine; under a burst
+			// (every phone re-registering after an outage) the kernel's
+			// default buffer of about 200 KiB overflows and each lost
+			// datagram costs the phone a 500 ms retransmission. The kernel
+			// caps this at net.core.rmem_max (see docs/operations.md).
+			if err := uc.SetReadBuffer(udpReadBuffer); err != nil {
+				s.log.Warn("sip: cannot enlarge UDP receive buffer", zap.String("listen", l.String()), zap.Error(err))
+			}
 		}
 		b.addr, b.close = pc.LocalAddr().String(), pc.Close
 		b.serve = func() error { return s.srv.ServeUDP(pc) }
