@@ -10,8 +10,10 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/sentralpbx/sentral/events"
 	"github.com/sentralpbx/sentral/sip/auth"
 	"github.com/sentralpbx/sentral/sip/location"
+	"github.com/sentralpbx/sentral/sip/nat"
 	"github.com/sentralpbx/sentral/sip/proxy"
 	"github.com/sentralpbx/sentral/sip/registrar"
 	"github.com/sentralpbx/sentral/sip/server"
@@ -30,7 +32,11 @@ type sipStack struct {
 	loc   *location.Service
 	guard *auth.Guard
 	proxy *proxy.Proxy
-	log   *zap.Logger
+	nat   *nat.Keeper // nil without a UDP listener
+	// hub carries registration and dialog events to presence and the
+	// console (their consumers arrive with those features).
+	hub *events.Hub
+	log *zap.Logger
 }
 
 // newSIP builds the SIP front end and binds its listeners, so a busy port
@@ -54,7 +60,8 @@ func newSIP(ctx context.Context, cfg Config, st store.Store, cat *catalog.Catalo
 	sip.SetDefaultLogger(server.Slog(log.Named("sipgo")))
 
 	node, _ := os.Hostname()
-	loc := location.New(st.Bindings(), log.Named("location"), location.Options{Node: node})
+	hub := events.NewHub(events.Options{})
+	loc := location.New(st.Bindings(), log.Named("location"), location.Options{Node: node, OnChange: publishRegistrations(hub)})
 	if err := loc.Load(ctx); err != nil {
 		return nil, fmt.Errorf("sip: load bindings: %w", err)
 	}
@@ -80,12 +87,17 @@ func newSIP(ctx context.Context, cfg Config, st store.Store, cat *catalog.Catalo
 		return nil, usageError{fmt.Errorf("%w (choose free addresses with --sip-listen, or --sip-listen '' to run without SIP)", err)}
 	}
 	srv.Handle(sip.REGISTER, reg.ServeSIP)
-	px, err := newProxy(srv, cat, loc, authn, guard, cfg.SIP.Advertise, algs, log.Named("proxy"))
+	px, err := newProxy(srv, cat, loc, authn, guard, cfg.SIP.Advertise, algs, publishDialogs(hub), log.Named("proxy"))
 	if err != nil {
 		_ = srv.Close()
 		return nil, err
 	}
-	return &sipStack{srv: srv, loc: loc, guard: guard, proxy: px, log: log}, nil
+	keeper, err := newNATKeeper(srv, loc, node, log.Named("nat"))
+	if err != nil {
+		_ = srv.Close()
+		return nil, err
+	}
+	return &sipStack{srv: srv, loc: loc, guard: guard, proxy: px, nat: keeper, hub: hub, log: log}, nil
 }
 
 // proxyMethods are the methods the proxy routes; REGISTER stays with the
@@ -98,7 +110,7 @@ func proxyMethods() []sip.RequestMethod {
 // newProxy builds the stateful proxy over the server's transports and
 // registers it for proxyMethods.
 func newProxy(srv *server.Server, cat *catalog.Catalog, loc *location.Service, authn *auth.Authenticator, guard *auth.Guard,
-	advertise string, algs []string, log *zap.Logger) (*proxy.Proxy, error) {
+	advertise string, algs []string, onDialog func(proxy.DialogEvent), log *zap.Logger) (*proxy.Proxy, error) {
 	client, err := srv.Client()
 	if err != nil {
 		return nil, fmt.Errorf("sip proxy: %w", err)
@@ -110,7 +122,7 @@ func newProxy(srv *server.Server, cat *catalog.Catalog, loc *location.Service, a
 	if advertise == "" {
 		advertise = outboundIP()
 	}
-	px, err := proxy.New(cat, loc, authn, guard, client, log, proxy.Options{Listeners: ls, Host: advertise, Algorithms: algs})
+	px, err := proxy.New(cat, loc, authn, guard, client, log, proxy.Options{Listeners: ls, Host: advertise, Algorithms: algs, OnDialogState: onDialog})
 	if err != nil {
 		return nil, usageError{fmt.Errorf("config sip: %w", err)}
 	}
@@ -118,6 +130,52 @@ func newProxy(srv *server.Server, cat *catalog.Catalog, loc *location.Service, a
 		srv.Handle(m, px.ServeSIP)
 	}
 	return px, nil
+}
+
+// newNATKeeper pings UDP contacts behind NAT from the UDP listener's own
+// socket (only its datagrams refresh the phone's pinhole). It returns nil
+// when there is no UDP listener.
+func newNATKeeper(srv *server.Server, loc *location.Service, node string, log *zap.Logger) (*nat.Keeper, error) {
+	udp := srv.Addr("udp")
+	if udp == "" {
+		return nil, nil
+	}
+	client, err := srv.Client()
+	if err != nil {
+		return nil, fmt.Errorf("sip nat keep-alive: %w", err)
+	}
+	sender, err := nat.NewSipgoSender(client, nat.SipgoOptions{LocalAddr: udp})
+	if err != nil {
+		return nil, fmt.Errorf("sip nat keep-alive: %w", err)
+	}
+	return nat.New(sender, loc, log, nat.Options{Node: node}), nil
+}
+
+// publishRegistrations turns location changes into bus events for
+// presence and the console.
+func publishRegistrations(hub *events.Hub) func(int64, string, []store.Binding) {
+	return func(tenantID int64, number string, bs []store.Binding) {
+		contacts := make([]string, len(bs))
+		for i, b := range bs {
+			contacts[i] = b.Contact
+		}
+		hub.Registrations.Publish(events.RegistrationEvent{TenantID: tenantID, Number: number,
+			Bindings: len(bs), Contacts: contacts, At: time.Now()})
+	}
+}
+
+// publishDialogs turns the proxy's dialog observations into bus events.
+// The proxy speaks RFC 4235 (initiator/recipient); the bus speaks of the
+// extension's point of view (outbound/inbound).
+func publishDialogs(hub *events.Hub) func(proxy.DialogEvent) {
+	return func(e proxy.DialogEvent) {
+		dir := events.DirectionInbound
+		if e.Direction == proxy.DirectionInitiator {
+			dir = events.DirectionOutbound
+		}
+		hub.Dialogs.Publish(events.DialogEvent{TenantID: e.TenantID, Ext: e.Ext, CallID: e.CallID,
+			State: string(e.State), Direction: dir, Peer: e.Peer, At: time.Now()})
+	}
 }
 
 // outboundIP is the address of the interface the default route leaves by
@@ -140,6 +198,9 @@ func (s *sipStack) run(spawn func(name string, f func(context.Context) error)) {
 	spawn("sip server", s.srv.Serve)
 	spawn("location", s.loc.Run)
 	spawn("sip proxy", s.proxy.Run)
+	if s.nat != nil {
+		spawn("sip nat keep-alive", s.nat.Run)
+	}
 	spawn("sip guard", func(ctx context.Context) error {
 		t := time.NewTicker(guardPruneEvery)
 		defer t.Stop()
