@@ -2,8 +2,8 @@ package proxy
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"github.com/sentralpbx/sentral/test/testrun"
 	"net"
 	"strings"
 	"sync"
@@ -108,27 +108,7 @@ func startStack(t *testing.T) *stack {
 	for _, m := range []sip.RequestMethod{sip.INVITE, sip.ACK, sip.CANCEL, sip.BYE, sip.INFO, sip.UPDATE, sip.REFER, sip.MESSAGE} {
 		srv.Handle(m, px.ServeSIP)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, run := range []func(context.Context) error{srv.Serve, px.Run} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("component: %v", err)
-			}
-		}()
-	}
-	t.Cleanup(func() {
-		cancel()
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("stack did not stop within 10s")
-		}
-	})
+	testrun.Start(t, srv.Serve, px.Run)
 	return s
 }
 

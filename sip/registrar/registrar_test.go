@@ -4,10 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"github.com/sentralpbx/sentral/test/testrun"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -51,25 +51,7 @@ func start(t *testing.T, banAfter int, networks ...string) *harness {
 		t.Fatal(err)
 	}
 	srv.Handle(sip.REGISTER, reg.ServeSIP)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := srv.Serve(ctx); err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Error("server did not stop within 5s")
-		}
-	})
+	testrun.Start(t, srv.Serve)
 	return h
 }
 

@@ -8,13 +8,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sentralpbx/sentral/test/testrun"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -62,7 +62,7 @@ type stack struct {
 // runs the SIP server on free loopback ports until the test ends.
 func startStack(t *testing.T) *stack {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := context.Background()
 	log := zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))
 	st, err := backend.Open(ctx, filepath.Join(t.TempDir(), "sentral.db"), backend.Options{PollInterval: 20 * time.Millisecond})
 	if err != nil {
@@ -125,27 +125,7 @@ func startStack(t *testing.T) *stack {
 		srv.Handle(m, px.ServeSIP)
 	}
 
-	var wg sync.WaitGroup
-	for _, run := range []func(context.Context) error{cat.Run, loc.Run, srv.Serve, px.Run} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("component: %v", err)
-			}
-		}()
-	}
-	t.Cleanup(func() {
-		cancel()
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("stack did not stop within 10s")
-		}
-		_ = st.Close()
-	})
+	testrun.Start(t, cat.Run, loc.Run, srv.Serve, px.Run)
 	return &stack{st: st, loc: loc, srv: srv, ten: ten}
 }
 
