@@ -149,7 +149,8 @@ type Proxy struct {
 
 	mu      sync.Mutex
 	stopped bool
-	stop    chan struct{} // closed when Run's context ends
+	life    context.Context // ends when Run's context ends; calls derive from it
+	end     context.CancelFunc
 	calls   sync.WaitGroup
 	dialogs map[string]dialogInfo // confirmed calls by Call-ID, for terminated events
 }
@@ -197,7 +198,8 @@ func New(cat Catalog, loc Locations, a Authenticator, g Guard, send Sender, log 
 		return nil, errors.New("proxy: no listeners")
 	}
 	p := &Proxy{st: locState{cat, loc}, cat: cat, authn: a, grd: g, send: send, log: log, opt: opt,
-		stop: make(chan struct{}), dialogs: map[string]dialogInfo{}}
+		dialogs: map[string]dialogInfo{}}
+	p.life, p.end = context.WithCancel(context.Background())
 	for _, l := range opt.Listeners {
 		host, portS, err := net.SplitHostPort(l.Addr)
 		if err != nil {
@@ -226,7 +228,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 	p.mu.Lock()
 	if !p.stopped {
 		p.stopped = true
-		close(p.stop)
+		p.end()
 	}
 	p.mu.Unlock()
 	p.calls.Wait()
@@ -619,16 +621,7 @@ func (p *Proxy) forward(req *sip.Request, tx sip.ServerTransaction, d routing.De
 
 // callContext is a context that ends after d or when the proxy stops.
 func (p *Proxy) callContext(d time.Duration) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	go func() {
-		// Owned by the context: ends with it.
-		select {
-		case <-p.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, cancel
+	return context.WithTimeout(p.life, d)
 }
 
 // branchFailure maps a transaction that ended without a final response to
