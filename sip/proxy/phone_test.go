@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"fmt"
-	"github.com/sentralpbx/sentral/test/testrun"
 	"net"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/sentralpbx/sentral/sip/location"
 	"github.com/sentralpbx/sentral/sip/server"
 	"github.com/sentralpbx/sentral/store"
+	"github.com/sentralpbx/sentral/test/testrun"
 )
 
 const (

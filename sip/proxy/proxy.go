@@ -479,11 +479,10 @@ func (p *Proxy) prepare(req *sip.Request, t routing.Target, pop int, recordRoute
 		v := sip.MaxForwardsHeader(70)
 		out.AppendHeader(&v)
 	}
-	if req.IsInvite() && req.To() != nil {
-		if tag, _ := req.To().Params.Get("tag"); tag == "" {
-			// We consumed the credentials; they are for our realm only.
-			out.RemoveHeader("Proxy-Authorization")
-		}
+	// Phones only ever answer our challenges, so every Proxy-Authorization
+	// they send is for our realm (some, like baresip, repeat it on ACK and
+	// BYE). Forwarding it would hand the callee a digest to attack offline.
+	for out.RemoveHeader("Proxy-Authorization") {
 	}
 	// RFC 3581 §4 / RFC 3261 §18.2.1: note where the previous hop really
 	// is, so responses find it through NAT.

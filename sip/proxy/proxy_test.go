@@ -55,15 +55,30 @@ func TestForkAnswerAckBye(t *testing.T) {
 	if len(ok.GetHeaders("Via")) != 1 {
 		t.Fatalf("200 carries %d Vias, want only the caller's", len(ok.GetHeaders("Via")))
 	}
-	caller.sendTo(caller.inDialog(sip.ACK, inv, ok, inv.CSeq().SeqNo), s.addr)
+	// Like baresip, repeat the INVITE's credentials on ACK and BYE: they
+	// are for our realm and must never reach the callee.
+	withCreds := func(r *sip.Request) *sip.Request {
+		if h := inv.GetHeader("Proxy-Authorization"); h != nil {
+			r.AppendHeader(sip.NewHeader("Proxy-Authorization", h.Value()))
+			r.AppendHeader(sip.NewHeader("Proxy-Authorization", h.Value()))
+		}
+		return r
+	}
+	caller.sendTo(withCreds(caller.inDialog(sip.ACK, inv, ok, inv.CSeq().SeqNo)), s.addr)
 	ack, _ := deskA.request(sip.ACK)
 	if ack.Route() != nil {
 		t.Fatalf("ACK still carries our Route: %s", ack)
 	}
+	if ack.GetHeader("Proxy-Authorization") != nil {
+		t.Fatalf("ACK forwarded the caller's credentials:\n%s", ack)
+	}
 
-	bye := caller.inDialog(sip.BYE, inv, ok, inv.CSeq().SeqNo+1)
+	bye := withCreds(caller.inDialog(sip.BYE, inv, ok, inv.CSeq().SeqNo+1))
 	caller.sendTo(bye, s.addr)
 	byeA, fromBye := deskA.request(sip.BYE)
+	if byeA.GetHeader("Proxy-Authorization") != nil {
+		t.Fatalf("BYE forwarded the caller's credentials:\n%s", byeA)
+	}
 	deskA.answer(byeA, fromBye, 200, "OK")
 	if res := caller.response(sip.BYE, 200); res.StatusCode != 200 {
 		t.Fatalf("BYE answered %d", res.StatusCode)

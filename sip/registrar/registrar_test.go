@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"github.com/sentralpbx/sentral/test/testrun"
 	"log/slog"
 	"net"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/sentralpbx/sentral/sip/location"
 	"github.com/sentralpbx/sentral/sip/registrar"
 	"github.com/sentralpbx/sentral/sip/server"
+	"github.com/sentralpbx/sentral/test/testrun"
 )
 
 const realm = "fjordvik.test"

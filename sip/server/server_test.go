@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"github.com/sentralpbx/sentral/test/testrun"
 	"net"
 	"net/netip"
 	"strings"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/zap/zaptest"
+
+	"github.com/sentralpbx/sentral/test/testrun"
 )
 
 func TestParseListen(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sentralpbx/sentral/test/testrun"
 	"net"
 	"os"
 	"os/exec"
@@ -30,6 +29,7 @@ import (
 	"github.com/sentralpbx/sentral/store"
 	"github.com/sentralpbx/sentral/store/backend"
 	"github.com/sentralpbx/sentral/store/catalog"
+	"github.com/sentralpbx/sentral/test/testrun"
 )
 
 const (
