@@ -1,0 +1,220 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// callPassword is the SIP password of both extensions in the call test.
+const callPassword = "Korrekt-Hest-42"
+
+// sippBinary finds sipp, skipping the test when it is missing unless
+// CI=true, where a missing sipp must fail the build rather than pass.
+func sippBinary(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("sipp")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("sipp is not installed (Debian package sip-tester) and CI=true")
+		}
+		t.Skip("*** sipp SKIPPED: not installed (apt-get install sip-tester) ***")
+	}
+	return p
+}
+
+// startServerEnv is startServer with extra SENTRAL_* settings in the
+// server's environment (the CLI processes keep the clean one).
+func startServerEnv(t *testing.T, dir, dsn string, env ...string) *server {
+	t.Helper()
+	addr := freeAddr(t)
+	args := []string{"--log-format", "json"}
+	if dsn != "" {
+		args = append(args, "--db", dsn)
+	}
+	args = append(args, "serve", "--admin-listen", addr, "--sip-listen", loopbackSIP)
+	s := &server{base: "http://" + addr, done: make(chan error, 1), dsn: dsn, dir: dir, t: t}
+	s.cmd = exec.Command(binary, args...)
+	s.cmd.Dir = dir
+	s.cmd.Env = append(cleanEnv(), env...)
+	s.cmd.Stderr = syncWriter{&s.mu, &s.logs}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.done <- s.cmd.Wait() }()
+	t.Cleanup(func() { s.stop(t) })
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-s.done:
+			t.Fatalf("server exited early: %v\n%s", err, s.logText())
+		default:
+		}
+		if resp, err := http.Get(s.base + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("server not healthy within 20s\n%s", s.logText())
+	return nil
+}
+
+// freeUDPPort asks the kernel for a free loopback UDP port.
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	return pc.LocalAddr().(*net.UDPAddr).Port
+}
+
+// sippRun is one sipp process: its directory (where -trace_err writes),
+// combined output and exit code.
+type sippRun struct {
+	name string
+	args []string
+	dir  string
+	out  bytes.Buffer
+	done chan struct{} // closed when sipp has exited
+	code int           // exit code, once done is closed
+}
+
+// startSipp runs sipp in the background on 127.0.0.1:port for one call
+// against the server's UDP listener; done closes when it exits. sipp's
+// own -timeout ends it first; the context is the backstop, and the test's
+// cleanup kills a sipp still running.
+func startSipp(t *testing.T, s *server, scenario string, port int, extra ...string) *sippRun {
+	t.Helper()
+	bin := sippBinary(t)
+	scen, err := filepath.Abs(filepath.Join("..", "sipp", scenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &sippRun{name: scenario, dir: t.TempDir(), done: make(chan struct{})}
+	r.args = append([]string{s.sipAddr(t, "udp"), "-sf", scen, "-t", "u1",
+		"-i", "127.0.0.1", "-p", strconv.Itoa(port),
+		"-mi", "127.0.0.1", "-mp", strconv.Itoa(freeUDPPort(t)), "-cp", strconv.Itoa(freeUDPPort(t)),
+		"-key", "domain", "call.test",
+		"-m", "1", "-timeout", "20s", "-timeout_error", "-trace_err", "-nostdin"}, extra...)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	cmd := exec.CommandContext(ctx, bin, r.args...)
+	cmd.Dir, cmd.Stdout, cmd.Stderr = r.dir, &r.out, &r.out
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start sipp: %v", err)
+	}
+	go func() {
+		defer cancel()
+		defer close(r.done)
+		err := cmd.Wait()
+		var ee *exec.ExitError
+		switch {
+		case errors.As(err, &ee):
+			r.code = ee.ExitCode()
+		case err != nil:
+			r.code = -1
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-r.done:
+		case <-time.After(5 * time.Second):
+		}
+	})
+	return r
+}
+
+// wait fails the test unless sipp exits 0 within the bound, showing its
+// output and error trace otherwise.
+func (r *sippRun) wait(t *testing.T, s *server) {
+	t.Helper()
+	code := -2
+	select {
+	case <-r.done:
+		code = r.code
+	case <-time.After(35 * time.Second):
+	}
+	if code == 0 {
+		return
+	}
+	logs, _ := filepath.Glob(filepath.Join(r.dir, "*errors.log"))
+	for _, l := range logs {
+		b, _ := os.ReadFile(l)
+		t.Logf("%s:\n%s", filepath.Base(l), lastBytes(string(b), 4000))
+	}
+	t.Fatalf("%s: sipp exit %d (-2: still running after 35s)\nsipp %s\n%s\nserver log:\n%s",
+		r.name, code, strings.Join(r.args, " "), lastBytes(r.out.String(), 3000), lastBytes(s.logText(), 4000))
+}
+
+func lastBytes(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+// TestCallThroughServe drives a call through the real binary: the CLI
+// provisions a tenant and extensions 2001 and 2002, sipp registers 2002
+// from the port a sipp UAS then answers on, and sipp calls it as 2001:
+// INVITE, 407, ACK, INVITE with Proxy-Authorization, 180, 200, ACK along
+// the Record-Route, BYE, 200. Both sipp processes must exit 0.
+func TestCallThroughServe(t *testing.T) {
+	sippBinary(t)
+	dir := t.TempDir()
+	// sipp 3.6 computes MD5 only and reads only the first challenge; the
+	// proxy's 407 follows the registrar's order.
+	s := startServerEnv(t, dir, filepath.Join(dir, "pbx.db"), "SENTRAL_SIP_REGISTRAR_DIGEST_ALGORITHMS=MD5,SHA-256")
+	s.mustCLI("tenant", "add", "callco", "--domain", "call.test", "--ext-range", "2000-2999")
+	for _, n := range []string{"2001", "2002"} {
+		s.mustCLI("ext", "add", n, "--tenant", "callco", "--name", "Call "+n, "--password", callPassword)
+	}
+	for _, n := range []string{"2001", "2002"} {
+		var e extView
+		s.waitFor("credentials of "+n, func() bool {
+			s.get("/api/v1/tenants/callco/extensions/"+n, &e)
+			return e.HasCredentials
+		})
+	}
+
+	// The proxy sends to where a binding came from, so 2002 registers from
+	// the port its UAS will answer on; sipp must exit (freeing the port)
+	// before the UAS binds it.
+	uasPort := freeUDPPort(t)
+	reg := startSipp(t, s, "register_auth.xml", uasPort, "-s", "2002", "-au", "2002", "-ap", callPassword,
+		"-recv_timeout", "5000")
+	reg.wait(t, s)
+	var regs []struct{ AOR, Source, Transport string }
+	s.waitFor("binding of 2002", func() bool {
+		_ = json.Unmarshal([]byte(s.mustCLI("sip", "registrations", "--tenant", "callco", "-o", "json")), &regs)
+		return len(regs) == 1
+	})
+	if want := fmt.Sprintf("127.0.0.1:%d", uasPort); regs[0].AOR != "2002@call.test" || regs[0].Source != want || regs[0].Transport != "udp" {
+		t.Fatalf("registration %+v, want 2002@call.test from %s over udp", regs[0], want)
+	}
+
+	uas := startSipp(t, s, "uas_answer.xml", uasPort)
+	time.Sleep(300 * time.Millisecond) // let the UAS bind before the INVITE arrives
+	uac := startSipp(t, s, "uac_call.xml", freeUDPPort(t), "-s", "2002", "-key", "caller", "2001",
+		"-au", "2001", "-ap", callPassword, "-recv_timeout", "10000")
+	start := time.Now()
+	uac.wait(t, s)
+	uas.wait(t, s)
+	t.Logf("call set up and torn down in %s (500 ms of it the UAC's pause)", time.Since(start))
+}
