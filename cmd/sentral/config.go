@@ -29,6 +29,7 @@ type Config struct {
 	Changes  ChangesConfig  `yaml:"changes"`
 	Security SecurityConfig `yaml:"security"`
 	SIP      SIPConfig      `yaml:"sip"`
+	Runtime  RuntimeConfig  `yaml:"runtime"`
 }
 
 // LogConfig chooses the log encoder and level.
@@ -47,6 +48,15 @@ type ChangesConfig struct {
 	// PollInterval is how often the SQLite change log is polled. PostgreSQL
 	// pushes changes with LISTEN/NOTIFY and polls once a second as a safety net.
 	PollInterval time.Duration `yaml:"poll_interval"`
+}
+
+// RuntimeConfig tunes the Go runtime for serve.
+type RuntimeConfig struct {
+	// GCPercent is the garbage collector's target (Go's GOGC). Sentral's
+	// heap is small (catalog, bindings, calls in progress), so letting it
+	// grow further between collections buys CPU for signalling bursts at
+	// little memory cost. An explicit GOGC in the environment wins.
+	GCPercent int `yaml:"gc_percent"`
 }
 
 // SecurityConfig holds credential policies.
@@ -104,6 +114,7 @@ func DefaultConfig() Config {
 		Admin:    AdminConfig{Listen: "127.0.0.1:8080"},
 		Changes:  ChangesConfig{PollInterval: 250 * time.Millisecond},
 		Security: SecurityConfig{Password: provisioning.DefaultPasswordPolicy(), PIN: provisioning.DefaultPINPolicy()},
+		Runtime:  RuntimeConfig{GCPercent: 400},
 		SIP: SIPConfig{
 			Listen:          "udp:0.0.0.0:5060,tcp:0.0.0.0:5060",
 			MaxMessageBytes: 65535,
@@ -136,6 +147,9 @@ func LoadConfig(path string, environ []string) (Config, error) {
 
 // Validate checks values the types alone do not.
 func (c Config) Validate() error {
+	if c.Runtime.GCPercent < 25 || c.Runtime.GCPercent > 2000 {
+		return fmt.Errorf("config runtime.gc_percent %d: use 25 to 2000 (100 is Go's default)", c.Runtime.GCPercent)
+	}
 	switch c.Log.Format {
 	case "auto", "console", "json":
 	default:

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -52,6 +54,9 @@ SIP on udp:0.0.0.0:5060,tcp:0.0.0.0:5060 (--sip-listen '' runs without SIP).`,
 // goroutine under one context and serve returns only when all have stopped.
 func (a *app) serve(ctx context.Context) error {
 	log := a.log
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(a.cfg.Runtime.GCPercent)
+	}
 	st, err := a.store(ctx)
 	if err != nil {
 		return err
