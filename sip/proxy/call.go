@@ -93,7 +93,7 @@ func (c *call) run() {
 			c.finals = append(c.finals, sip.StatusServiceUnavailable)
 		}
 	}
-	c.log.Info("proxy fork", zap.String("callee", c.d.CalleeExt), zap.Int("branches", len(c.branches)))
+	c.log.Debug("proxy fork", zap.String("callee", c.d.CalleeExt), zap.Int("branches", len(c.branches)))
 
 	ring := time.NewTimer(c.p.opt.RingTimeout)
 	defer ring.Stop()
@@ -243,7 +243,7 @@ func (c *call) handle(ev event) {
 		first := !c.answered
 		if first {
 			c.answered = true
-			c.log.Info("proxy: answered", zap.String("target", b.target.URI), zap.String("dst", b.target.Destination))
+			c.log.Debug("proxy: answered", zap.String("target", b.target.URI), zap.String("dst", b.target.Destination))
 			c.emitBoth(StateConfirmed)
 			c.p.dialogStarted(callID(c.req), c.d)
 		}
@@ -354,6 +354,7 @@ func (c *call) finish() {
 	case code == 0:
 		code = sip.StatusRequestTimeout // no branch could even be tried
 	}
+	// The one info line per call: its outcome (the Call-ID is in c.log).
 	c.log.Info("proxy: final", zap.Int("status", code))
 	if code == sip.StatusServiceUnavailable {
 		// §16.7 step 6: a 503 is not passed on, or the caller would
