@@ -17,22 +17,30 @@ import (
 
 // uas is a sipp instance answering one call on its own UDP port.
 type uas struct {
-	port int
-	done chan int // exit code
-	out  *bytes.Buffer
-	dir  string
+	port   int
+	code   int           // exit code, valid once exited is closed
+	exited chan struct{} // closed when sipp has ended
+	out    *bytes.Buffer
+	dir    string
 }
 
 // startUAS runs a UAS scenario in the background for one call; its exit
 // code arrives on done. The test's cleanup kills it if it is still running.
 func startUAS(t *testing.T, s *stack, scenario string) *uas {
 	t.Helper()
+	return startUASOn(t, s, scenario, freePort(t, "udp"))
+}
+
+// startUASOn is startUAS on a given UDP port, the one a sipp REGISTER
+// came from, so calls follow a real registration.
+func startUASOn(t *testing.T, s *stack, scenario string, port int) *uas {
+	t.Helper()
 	bin := sippPath(t)
 	scen, err := filepath.Abs(scenario)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &uas{port: freePort(t, "udp"), done: make(chan int, 1), out: new(bytes.Buffer), dir: t.TempDir()}
+	u := &uas{port: port, exited: make(chan struct{}), out: new(bytes.Buffer), dir: t.TempDir()}
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	cmd := exec.CommandContext(ctx, bin, s.srv.Addr("udp"), "-sf", scen, "-t", "u1",
 		"-i", "127.0.0.1", "-p", strconv.Itoa(u.port), "-m", "1", "-timeout", "25s", "-timeout_error",
@@ -48,17 +56,16 @@ func startUAS(t *testing.T, s *stack, scenario string) *uas {
 		var ee *exec.ExitError
 		switch {
 		case errors.As(err, &ee):
-			u.done <- ee.ExitCode()
+			u.code = ee.ExitCode()
 		case err != nil:
-			u.done <- -1
-		default:
-			u.done <- 0
+			u.code = -1
 		}
+		close(u.exited)
 	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-u.done:
+		case <-u.exited:
 		case <-time.After(5 * time.Second):
 		}
 	})
@@ -71,8 +78,8 @@ func startUAS(t *testing.T, s *stack, scenario string) *uas {
 func (u *uas) wait(t *testing.T, name string) {
 	t.Helper()
 	select {
-	case code := <-u.done:
-		if code != 0 {
+	case <-u.exited:
+		if code := u.code; code != 0 {
 			logs, _ := filepath.Glob(filepath.Join(u.dir, "*errors.log"))
 			for _, l := range logs {
 				b, _ := os.ReadFile(l)
@@ -94,6 +101,16 @@ func bindUAS(t *testing.T, s *stack, number string, u *uas, q float64) {
 		CallID: fmt.Sprintf("sipp-%d", u.port), CSeq: 1, Source: addr, Transport: "udp"}
 	if _, err := s.loc.Update(s.ten.ID, number, []store.Binding{b}, nil); err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.loc.RemoveAll(s.ten.ID, number) })
+}
+
+// registerFrom registers number with sipp's register_auth.xml from a UDP
+// port, leaving a real binding whose source is that port.
+func registerFrom(t *testing.T, s *stack, number string, port int) {
+	t.Helper()
+	if code := runSipp(t, s, "udp", "register_auth.xml", number, password, "-p", strconv.Itoa(port)); code != 0 {
+		t.Fatalf("register_auth.xml for %s from port %d: sipp exit %d", number, port, code)
 	}
 	t.Cleanup(func() { s.loc.RemoveAll(s.ten.ID, number) })
 }
@@ -132,11 +149,16 @@ func TestSippProxy(t *testing.T) {
 		n.wait(t, "uas_noanswer.xml")
 	})
 	t.Run("fork", func(t *testing.T) {
-		// Two UAS on one AOR: one answers, the other must see CANCEL.
-		a := startUAS(t, s, "uas_answer.xml")
-		n := startUAS(t, s, "uas_noanswer.xml")
-		bindUAS(t, s, "101", a, 1)
-		bindUAS(t, s, "101", n, 1)
+		// Two phones register the same extension (two contacts on one
+		// AOR); a call forks to both, one answers, the other sees CANCEL.
+		pa, pn := freePort(t, "udp"), freePort(t, "udp")
+		registerFrom(t, s, "101", pa)
+		registerFrom(t, s, "101", pn)
+		if b := s.loc.Bindings(s.ten.ID, "101"); len(b) != 2 {
+			t.Fatalf("after two REGISTERs, 101 has %d bindings, want 2: %+v", len(b), b)
+		}
+		a := startUASOn(t, s, "uas_answer.xml", pa)
+		n := startUASOn(t, s, "uas_noanswer.xml", pn)
 		if code := runUAC(t, s, "uac_call.xml", "101"); code != 0 {
 			t.Fatalf("uac_call.xml: sipp exit %d", code)
 		}
