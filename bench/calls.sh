@@ -156,19 +156,7 @@ UAC_PORT=$(free_port udp)
 UAS_PORT=$(free_port udp)
 GUARD=$((RATE * 40))
 
-echo "== start sentral serve (sip udp:127.0.0.1:$SIP_PORT, admin 127.0.0.1:$ADMIN_PORT, log level $LOG_LEVEL)"
-SENTRAL_SIP_REGISTRAR_DIGEST_ALGORITHMS=MD5,SHA-256 \
-SENTRAL_SIP_GUARD_RATE=$GUARD SENTRAL_SIP_GUARD_BURST=$GUARD \
-SENTRAL_LOG_FORMAT=json SENTRAL_LOG_LEVEL=$LOG_LEVEL \
-	"$BIN" serve --sip-listen "udp:127.0.0.1:$SIP_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" \
-	>"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for i in $(seq 1 100); do
-	curl -fs "http://127.0.0.1:$ADMIN_PORT/healthz" >/dev/null 2>&1 && break
-	kill -0 "$SERVER_PID" 2>/dev/null || { tail -20 "$WORK/server.log" >&2; die "sentral serve exited"; }
-	((i < 100)) || { tail -20 "$WORK/server.log" >&2; die "no /healthz within 10 s"; }
-	sleep 0.1
-done
+start_server "$GUARD"
 
 # sipp's common flags: loopback only, own media and control ports (sipp
 # binds its control socket on all addresses), 4 MiB socket buffers.

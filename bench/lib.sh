@@ -31,3 +31,26 @@ sipp_stat() {
 	awk -F';' -v col="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i; next }
 		{ v = $c } END { print (c ? v : "?") }' "$1"
 }
+
+# start_server GUARD starts `sentral serve` ($BIN, store $SENTRAL_DB) on the
+# free ports SIP_PORT and ADMIN_PORT, with MD5 challenges first (sipp 3.6
+# knows no SHA-256) and the per-source guard raised to GUARD requests/s
+# (all load comes from 127.0.0.1), and waits for /healthz. It sets
+# SERVER_PID; the caller's cleanup stops it.
+start_server() {
+	local guard=$1 i
+	echo "== start sentral serve (sip udp:127.0.0.1:$SIP_PORT, admin 127.0.0.1:$ADMIN_PORT, log level $LOG_LEVEL)"
+	SENTRAL_SIP_REGISTRAR_DIGEST_ALGORITHMS=MD5,SHA-256 \
+	SENTRAL_SIP_GUARD_RATE=$guard SENTRAL_SIP_GUARD_BURST=$guard \
+	SENTRAL_LOG_FORMAT=json SENTRAL_LOG_LEVEL=$LOG_LEVEL \
+		"$BIN" serve --sip-listen "udp:127.0.0.1:$SIP_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" \
+		>"$WORK/server.log" 2>&1 &
+	SERVER_PID=$!
+	for i in $(seq 1 100); do
+		curl -fs "http://127.0.0.1:$ADMIN_PORT/healthz" >/dev/null 2>&1 && return 0
+		kill -0 "$SERVER_PID" 2>/dev/null || { tail -20 "$WORK/server.log" >&2; die "sentral serve exited"; }
+		sleep 0.1
+	done
+	tail -20 "$WORK/server.log" >&2
+	die "no /healthz within 10 s"
+}
