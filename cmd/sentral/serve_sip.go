@@ -122,7 +122,7 @@ func newProxy(srv *server.Server, cat *catalog.Catalog, loc *location.Service, a
 	if advertise == "" {
 		advertise = outboundIP()
 	}
-	px, err := proxy.New(cat, loc, authn, guard, client, log, proxy.Options{Listeners: ls, Host: advertise, Algorithms: algs, OnDialogState: onDialog})
+	px, err := proxy.New(cat, loc, authn, guard, client, log, proxy.Options{Listeners: ls, Host: advertise, Algorithms: algs, OnDialogState: onDialog, FlowAlive: srv.FlowAlive})
 	if err != nil {
 		return nil, usageError{fmt.Errorf("config sip: %w", err)}
 	}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -88,9 +89,15 @@ func (c *call) run() {
 		b := &branch{target: t}
 		c.branches = append(c.branches, b)
 		if err := c.start(b); err != nil {
-			c.log.Warn("proxy: branch", zap.String("target", t.URI), zap.String("dst", t.Destination), zap.Error(err))
+			code := sip.StatusServiceUnavailable
+			if errors.Is(err, errFlowGone) {
+				// The phone is not reachable, which is what 480 says; the
+				// caller's best response (and later voicemail) follows it.
+				code = sip.StatusTemporarilyUnavailable
+			}
+			c.log.Info("proxy: branch", zap.String("target", t.URI), zap.String("dst", t.Destination), zap.Error(err))
 			b.final = true
-			c.finals = append(c.finals, sip.StatusServiceUnavailable)
+			c.finals = append(c.finals, code)
 		}
 	}
 	c.log.Debug("proxy fork", zap.String("callee", c.d.CalleeExt), zap.Int("branches", len(c.branches)))
@@ -136,6 +143,9 @@ func (c *call) run() {
 
 // start sends the INVITE to one target and starts its pump.
 func (c *call) start(b *branch) error {
+	if c.p.flowGone(b.target) {
+		return errFlowGone
+	}
 	out, err := c.p.prepare(c.req, b.target, c.pop, true)
 	if err != nil {
 		return err

@@ -111,6 +111,7 @@ func startFlowStack(t *testing.T, network string) (*stack, *server.Server) {
 	authn := auth.NewAuthenticator(auth.Options{})
 	px, err := New(cat, loc, authn, guard, client, log.Named("proxy"), Options{
 		Listeners: ls, Algorithms: []string{auth.SHA256, auth.MD5}, RingTimeout: 10 * time.Second, CancelWait: 3 * time.Second,
+		FlowAlive: srv.FlowAlive,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -373,4 +374,54 @@ func (p *streamPhone) answer(req *sip.Request, code int, reason, contact string)
 		res.AppendHeader(sip.NewHeader("Contact", contact))
 	}
 	p.send(res)
+}
+
+// A callee whose connection has closed is unreachable: the caller gets 480
+// at once, and nothing dials the callee's old address (a phone behind NAT
+// or a browser could never accept that connection, and the caller would
+// wait for the dial to time out).
+func TestGoneFlowIsNotRedialled(t *testing.T) {
+	s, srv := startFlowStack(t, "tcp")
+	callee := dialStreamPhone(t, "tcp", srv.Addr("tcp"), "abcd1234")
+	callee.register("101")
+	laddr := callee.conn.LocalAddr().String()
+	// Reset rather than close, so the old port can be listened on at once.
+	if err := callee.conn.(*net.TCPConn).SetLinger(0); err != nil {
+		t.Fatal(err)
+	}
+	callee.conn.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.FlowAlive("tcp", laddr) {
+		if time.Now().After(deadline) {
+			t.Fatal("the server still holds the closed connection after 5s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Stand in for the callee's address: a dial would land here.
+	ln, err := net.Listen("tcp", laddr)
+	if err != nil {
+		t.Fatalf("listen on the old address %s: %v", laddr, err)
+	}
+	defer ln.Close()
+	dialled := make(chan struct{}, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			dialled <- struct{}{}
+			c.Close()
+		}
+	}()
+
+	caller := newPhone(t, "caller")
+	caller.call(s.addr, "100", "101")
+	start := time.Now()
+	res := caller.response(sip.INVITE, 480)
+	if res.StatusCode != sip.StatusTemporarilyUnavailable {
+		t.Fatalf("caller got %d, want 480", res.StatusCode)
+	}
+	t.Logf("480 after %s", time.Since(start))
+	select {
+	case <-dialled:
+		t.Fatal("the proxy dialled the closed flow's address")
+	case <-time.After(300 * time.Millisecond):
+	}
 }

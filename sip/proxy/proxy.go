@@ -91,6 +91,11 @@ const (
 
 // Options tune the proxy.
 type Options struct {
+	// FlowAlive, if set, reports whether the connection a target registered
+	// over (tcp, tls, ws, wss) is still open. A target whose flow is gone
+	// fails at once instead of sipgo dialling its old source address, which
+	// a phone behind NAT or a browser can never accept (RFC 5626 §5.3).
+	FlowAlive func(network, addr string) bool
 	// Listeners are our addresses: they go into Via and Record-Route and
 	// tell which Route entries and Via headers are ours.
 	Listeners []Listener
@@ -566,8 +571,24 @@ func relay(req *sip.Request, tx sip.ServerTransaction, res *sip.Response) error 
 // noBuild keeps sipgo from filling in headers of a request we built.
 func noBuild(*sipgo.Client, *sip.Request) error { return nil }
 
+// errFlowGone is a target whose registered connection has closed.
+var errFlowGone = errors.New("the connection the target registered over has closed")
+
+// flowGone reports whether t must be reached over a connection that no
+// longer exists.
+func (p *Proxy) flowGone(t routing.Target) bool {
+	return p.opt.FlowAlive != nil && !p.opt.FlowAlive(t.Transport, t.Destination)
+}
+
 // forward sends an in-dialog request to its target and relays the answers.
 func (p *Proxy) forward(req *sip.Request, tx sip.ServerTransaction, d routing.Decision, pop int, log *zap.Logger) {
+	if p.flowGone(d.Targets[0]) {
+		log.Info("proxy: flow gone", zap.String("dst", d.Targets[0].Destination))
+		if !req.IsAck() {
+			p.respond(req, tx, 430, "Flow Failed", nil, log)
+		}
+		return
+	}
 	out, err := p.prepare(req, d.Targets[0], pop, false)
 	if err != nil {
 		log.Warn("proxy: forward", zap.Error(err))

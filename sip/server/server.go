@@ -388,3 +388,25 @@ func callID(req *sip.Request) string {
 	}
 	return ""
 }
+
+// FlowAlive reports whether the connection a phone registered over is
+// still open (network tcp, tls, ws or wss; addr its remote address). A
+// phone behind NAT or a browser cannot accept a new connection, so the
+// proxy must never dial its old source address; this is how it knows not
+// to. UDP has no connection: its flow is the address, always "alive".
+func (s *Server) FlowAlive(network, addr string) bool {
+	network = strings.ToLower(network)
+	if network == "" || network == "udp" {
+		return true
+	}
+	pool := s.ua.TransportLayer().Pool(network)
+	if pool == nil {
+		return false
+	}
+	c := pool.Get(addr)
+	if c == nil {
+		return false
+	}
+	c.Ref(-1) // Get took a reference we do not keep
+	return true
+}
