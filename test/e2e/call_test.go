@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,45 +31,6 @@ func sippBinary(t *testing.T) string {
 		t.Skip("*** sipp SKIPPED: not installed (apt-get install sip-tester) ***")
 	}
 	return p
-}
-
-// startServerEnv is startServer with extra SENTRAL_* settings in the
-// server's environment (the CLI processes keep the clean one).
-func startServerEnv(t *testing.T, dir, dsn string, env ...string) *server {
-	t.Helper()
-	addr := freeAddr(t)
-	args := []string{"--log-format", "json"}
-	if dsn != "" {
-		args = append(args, "--db", dsn)
-	}
-	args = append(args, "serve", "--admin-listen", addr, "--sip-listen", loopbackSIP)
-	s := &server{base: "http://" + addr, done: make(chan error, 1), dsn: dsn, dir: dir, t: t}
-	s.cmd = exec.Command(binary, args...)
-	s.cmd.Dir = dir
-	s.cmd.Env = append(cleanEnv(), env...)
-	s.cmd.Stderr = syncWriter{&s.mu, &s.logs}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.done <- s.cmd.Wait() }()
-	t.Cleanup(func() { s.stop(t) })
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-s.done:
-			t.Fatalf("server exited early: %v\n%s", err, s.logText())
-		default:
-		}
-		if resp, err := http.Get(s.base + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("server not healthy within 20s\n%s", s.logText())
-	return nil
 }
 
 // freeUDPPort asks the kernel for a free loopback UDP port.
@@ -180,7 +140,7 @@ func TestCallThroughServe(t *testing.T) {
 	dir := t.TempDir()
 	// sipp 3.6 computes MD5 only and reads only the first challenge; the
 	// proxy's 407 follows the registrar's order.
-	s := startServerEnv(t, dir, filepath.Join(dir, "pbx.db"), "SENTRAL_SIP_REGISTRAR_DIGEST_ALGORITHMS=MD5,SHA-256")
+	s := startServer(t, dir, filepath.Join(dir, "pbx.db"), "SENTRAL_SIP_REGISTRAR_DIGEST_ALGORITHMS=MD5,SHA-256")
 	s.mustCLI("tenant", "add", "callco", "--domain", "call.test", "--ext-range", "2000-2999")
 	for _, n := range []string{"2001", "2002"} {
 		s.mustCLI("ext", "add", n, "--tenant", "callco", "--name", "Call "+n, "--password", callPassword)

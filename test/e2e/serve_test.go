@@ -79,8 +79,9 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-// startServer runs `sentral serve` in dir; dsn "" means the built-in default.
-func startServer(t *testing.T, dir, dsn string) *server {
+// startServer runs `sentral serve` in dir; dsn "" means the built-in
+// default; env adds SENTRAL_* settings (e.g. MD5-first challenges for sipp).
+func startServer(t *testing.T, dir, dsn string, env ...string) *server {
 	t.Helper()
 	addr := freeAddr(t)
 	args := []string{"--log-format", "json"}
@@ -93,7 +94,7 @@ func startServer(t *testing.T, dir, dsn string) *server {
 	s := &server{base: "http://" + addr, done: make(chan error, 1), dsn: dsn, dir: dir, t: t}
 	s.cmd = exec.Command(binary, args...)
 	s.cmd.Dir = dir
-	s.cmd.Env = cleanEnv()
+	s.cmd.Env = append(cleanEnv(), env...)
 	s.cmd.Stderr = syncWriter{&s.mu, &s.logs}
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
