@@ -12,10 +12,8 @@ package baresip
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -24,23 +22,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo/sip"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
-
 	"github.com/sentralpbx/sentral/sip/auth"
-	"github.com/sentralpbx/sentral/sip/location"
 	"github.com/sentralpbx/sentral/sip/proxy"
-	"github.com/sentralpbx/sentral/sip/registrar"
-	"github.com/sentralpbx/sentral/sip/server"
-	"github.com/sentralpbx/sentral/store"
-	"github.com/sentralpbx/sentral/store/backend"
-	"github.com/sentralpbx/sentral/store/catalog"
+	"github.com/sentralpbx/sentral/test/siptest"
 )
 
 const (
@@ -57,270 +45,10 @@ const (
 // shipped SHA-256,MD5 nor MD5,SHA-256 lets it register.
 var algorithms = []string{auth.MD5}
 
-// lookPath finds a tool, skipping the test when it is missing unless
-// CI=true, where a missing tool must fail the build rather than pass
-// silently.
-func lookPath(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed (Debian package %s) and CI=true", name, pkg)
-		}
-		t.Skipf("*** baresip test SKIPPED: %s not installed (apt-get install %s) ***", name, pkg)
-	}
-	return p
-}
-
-type stack struct {
-	st  store.Store
-	loc *location.Service
-	srv *server.Server
-	ten store.Tenant
-
-	mu      sync.Mutex
-	dialogs []proxy.DialogEvent
-}
-
-func (s *stack) dialogEvents() []proxy.DialogEvent {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]proxy.DialogEvent(nil), s.dialogs...)
-}
-
-// startStack provisions tenant fjordvik with extensions 2001 and 2002 and
-// runs registrar and proxy on a free loopback UDP port until the test ends.
-func startStack(t *testing.T) *stack {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	log := zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))
-	st, err := backend.Open(ctx, filepath.Join(t.TempDir(), "sentral.db"), backend.Options{PollInterval: 20 * time.Millisecond})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	ten := store.Tenant{Name: "fjordvik", Domain: domain, Ranges: []store.NumberRange{{Kind: store.RangeExtension, First: "2000", Last: "2099"}}}
-	if err := st.Tenants().Create(ctx, &ten); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	for _, n := range []string{caller, callee} {
-		md5, _ := auth.HA1(auth.MD5, n, domain, password)
-		sha, _ := auth.HA1(auth.SHA256, n, domain, password)
-		e := store.Extension{TenantID: ten.ID, Number: n, DisplayName: "Test " + n, COS: store.COSInternal,
-			HA1MD5: md5, HA1SHA256: sha, Enabled: true}
-		if err := st.Extensions().Create(ctx, &e); err != nil {
-			cancel()
-			t.Fatal(err)
-		}
-	}
-	cat, err := catalog.Load(ctx, st, log.Named("catalog"))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	loc := location.New(st.Bindings(), log.Named("location"), location.Options{FlushInterval: 20 * time.Millisecond})
-	if err := loc.Load(ctx); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	guard := auth.NewGuard(auth.GuardOptions{})
-	authn := auth.NewAuthenticator(auth.Options{})
-	reg, err := registrar.New(cat, authn, guard, loc, log.Named("registrar"), registrar.Options{Algorithms: algorithms})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Options{
-		Listen: []server.Listener{{Network: "udp", Addr: "127.0.0.1:0"}},
-		Guard:  guard,
-		Log:    log.Named("sip"),
-	})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	srv.Handle(sip.REGISTER, reg.ServeSIP)
-	client, err := srv.Client()
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	var ls []proxy.Listener
-	for _, l := range srv.Listeners() {
-		ls = append(ls, proxy.Listener{Network: l.Network, Addr: l.Addr})
-	}
-	s := &stack{st: st, loc: loc, srv: srv, ten: ten}
-	px, err := proxy.New(cat, loc, authn, guard, client, log.Named("proxy"), proxy.Options{Listeners: ls,
-		Algorithms: algorithms, RingTimeout: 15 * time.Second, CancelWait: 5 * time.Second,
-		OnDialogState: func(e proxy.DialogEvent) {
-			s.mu.Lock()
-			s.dialogs = append(s.dialogs, e)
-			s.mu.Unlock()
-		}})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	for _, m := range []sip.RequestMethod{sip.INVITE, sip.ACK, sip.CANCEL, sip.BYE} {
-		srv.Handle(m, px.ServeSIP)
-	}
-
-	var wg sync.WaitGroup
-	for _, run := range []func(context.Context) error{cat.Run, loc.Run, srv.Serve, px.Run} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("component: %v", err)
-			}
-		}()
-	}
-	t.Cleanup(func() {
-		cancel()
-		done := make(chan struct{})
-		go func() { wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("stack did not stop within 10s")
-		}
-		_ = st.Close()
-	})
-	return s
-}
-
-// freePort asks the kernel for a free loopback port.
-func freePort(t *testing.T, network string) int {
-	t.Helper()
-	var addr string
-	if network == "udp" {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr = pc.LocalAddr().String()
-		pc.Close()
-	} else {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr = ln.Addr().String()
-		ln.Close()
-	}
-	_, p, _ := net.SplitHostPort(addr)
-	n, _ := strconv.Atoi(p)
-	return n
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
-}
-
-// syncBuffer is a bytes.Buffer safe for a process writing while the test
-// reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// uas is sipp answering one call on its own UDP port.
-type uas struct {
-	port int
-	done chan struct{} // closed when sipp has exited
-	code int           // exit code, set before done is closed
-	out  *syncBuffer
-	dir  string
-}
-
-func startUAS(t *testing.T, s *stack) *uas {
-	t.Helper()
-	bin := lookPath(t, "sipp", "sip-tester")
-	scen, err := filepath.Abs("uas_answer.xml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &uas{port: freePort(t, "udp"), done: make(chan struct{}), out: new(syncBuffer), dir: t.TempDir()}
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	cmd := exec.CommandContext(ctx, bin, s.srv.Addr("udp"), "-sf", scen, "-t", "u1",
-		"-i", "127.0.0.1", "-p", strconv.Itoa(u.port), "-m", "1", "-timeout", "30s", "-timeout_error",
-		"-trace_err", "-trace_msg", "-nostdin")
-	cmd.Dir, cmd.Stdout, cmd.Stderr = u.dir, u.out, u.out
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start sipp: %v", err)
-	}
-	go func() {
-		defer cancel()
-		err := cmd.Wait()
-		var ee *exec.ExitError
-		switch {
-		case errors.As(err, &ee):
-			u.code = ee.ExitCode()
-		case err != nil:
-			u.code = -1
-		}
-		close(u.done)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-u.done:
-		case <-time.After(5 * time.Second):
-		}
-	})
-	// Point 2002 at sipp, as a REGISTER from its port would.
-	addr := fmt.Sprintf("127.0.0.1:%d", u.port)
-	b := store.Binding{Contact: "sip:" + callee + "@" + addr, Q: 1, Expires: time.Now().Add(time.Hour),
-		CallID: fmt.Sprintf("sipp-%d", u.port), CSeq: 1, Source: addr, Transport: "udp"}
-	if _, err := s.loc.Update(s.ten.ID, callee, []store.Binding{b}, nil); err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
-
-// messages is sipp's -trace_msg log: what it received and sent.
-func (u *uas) messages() string {
-	logs, _ := filepath.Glob(filepath.Join(u.dir, "*messages.log"))
-	var sb strings.Builder
-	for _, l := range logs {
-		b, _ := os.ReadFile(l)
-		sb.Write(b)
-	}
-	return sb.String()
-}
-
-func (u *uas) logFailure(t *testing.T) {
-	t.Helper()
-	logs, _ := filepath.Glob(filepath.Join(u.dir, "*errors.log"))
-	for _, l := range logs {
-		b, _ := os.ReadFile(l)
-		t.Logf("%s:\n%s", filepath.Base(l), tail(string(b), 4000))
-	}
-	t.Logf("sipp output:\n%s", tail(u.out.String(), 3000))
-	t.Logf("sipp messages:\n%s", tail(u.messages(), 6000))
-}
-
 // phone is a running baresip driven over ctrl_tcp.
 type phone struct {
 	cmd    *exec.Cmd
-	out    *syncBuffer // stdout and stderr, with the SIP trace (-s)
+	out    *siptest.SyncBuffer // stdout and stderr, with the SIP trace (-s)
 	conn   net.Conn
 	events chan map[string]any
 	resp   chan map[string]any
@@ -331,9 +59,9 @@ type phone struct {
 // outbound proxy at sentral, starts baresip and connects to ctrl_tcp.
 func startBaresip(t *testing.T, sentral string) *phone {
 	t.Helper()
-	bin := lookPath(t, "baresip", "baresip")
+	bin := siptest.Tool(t, "baresip", "baresip")
 	dir := t.TempDir()
-	ctrl := fmt.Sprintf("127.0.0.1:%d", freePort(t, "tcp"))
+	ctrl := fmt.Sprintf("127.0.0.1:%d", siptest.FreePort(t, "tcp"))
 	config := strings.Join([]string{
 		"poll_method epoll",
 		"sip_listen 127.0.0.1:0",
@@ -365,7 +93,7 @@ func startBaresip(t *testing.T, sentral string) *phone {
 	// -s traces SIP to stdout; -t quits on its own should the test lose
 	// track of it.
 	cmd := exec.CommandContext(ctx, bin, "-f", dir, "-s", "-t", "45")
-	p := &phone{cmd: cmd, out: new(syncBuffer), events: make(chan map[string]any, 64), resp: make(chan map[string]any, 8),
+	p := &phone{cmd: cmd, out: new(siptest.SyncBuffer), events: make(chan map[string]any, 64), resp: make(chan map[string]any, 8),
 		exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	cmd.WaitDelay = 2 * time.Second
@@ -384,7 +112,7 @@ func startBaresip(t *testing.T, sentral string) *phone {
 		cancel()
 		<-p.exited
 		if t.Failed() {
-			t.Logf("baresip output:\n%s", tail(p.out.String(), 12000))
+			t.Logf("baresip output:\n%s", siptest.Tail(p.out.String(), 12000))
 		}
 	})
 	// ctrl_tcp listens once the modules are loaded.
@@ -397,7 +125,7 @@ func startBaresip(t *testing.T, sentral string) *phone {
 		}
 		select {
 		case <-p.exited:
-			t.Fatalf("baresip exited at start:\n%s", tail(p.out.String(), 4000))
+			t.Fatalf("baresip exited at start:\n%s", siptest.Tail(p.out.String(), 4000))
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -501,11 +229,13 @@ func (p *phone) waitEvent(t *testing.T, want string, within time.Duration, failT
 }
 
 func TestBaresipCallsSipp(t *testing.T) {
-	lookPath(t, "baresip", "baresip")
-	lookPath(t, "sipp", "sip-tester")
-	s := startStack(t)
-	u := startUAS(t, s)
-	p := startBaresip(t, s.srv.Addr("udp"))
+	siptest.Tool(t, "baresip", "baresip")
+	siptest.Tool(t, "sipp", "sip-tester")
+	s := siptest.Start(t, siptest.Options{Domain: domain, Password: password, Range: [2]string{"2000", "2099"},
+		Numbers: []string{caller, callee}, Networks: []string{"udp"}, Algorithms: algorithms})
+	u := s.StartUAS(t, "../sipp/uas_answer.xml", siptest.FreePort(t, "udp"))
+	s.Bind(t, callee, u.Port, 1)
+	p := startBaresip(t, s.Server.Addr("udp"))
 
 	// Registration: the binding in the location service and, written
 	// behind, in the store. (baresip registers at start, possibly before
@@ -513,7 +243,7 @@ func TestBaresipCallsSipp(t *testing.T) {
 	// be seen.)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		bs := s.loc.Bindings(s.ten.ID, caller)
+		bs := s.Loc.Bindings(s.Tenant.ID, caller)
 		if len(bs) == 1 {
 			if !strings.Contains(bs[0].UserAgent, "baresip") || bs[0].Transport != "udp" {
 				t.Fatalf("binding of %s: %+v", caller, bs[0])
@@ -527,7 +257,7 @@ func TestBaresipCallsSipp(t *testing.T) {
 	}
 	deadline = time.Now().Add(5 * time.Second)
 	for {
-		stored, err := s.st.Bindings().List(context.Background(), s.ten.ID)
+		stored, err := s.Store.Bindings().List(context.Background(), s.Tenant.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -551,26 +281,17 @@ func TestBaresipCallsSipp(t *testing.T) {
 	p.command(t, "hangup", "")
 	p.waitEvent(t, "CALL_CLOSED", 10*time.Second)
 
-	select {
-	case <-u.done:
-		if u.code != 0 {
-			u.logFailure(t)
-			t.Fatalf("sipp UAS exit %d, want 0", u.code)
-		}
-	case <-time.After(10 * time.Second):
-		u.logFailure(t)
-		t.Fatal("sipp UAS still running 10s after the hangup")
-	}
+	u.Wait(t, "sipp UAS")
 
 	// sipp saw the INVITE come through us with our Record-Route, and
 	// without the credentials the proxy consumed.
-	msgs := u.messages()
+	msgs := u.Messages()
 	invite := ""
 	if i := strings.Index(msgs, "INVITE sip:"); i >= 0 {
 		invite, _, _ = strings.Cut(msgs[i:], "-----") // sipp's separator line
 	}
-	if !strings.Contains(invite, "Record-Route: <sip:"+s.srv.Addr("udp")+";") {
-		t.Errorf("sipp did not get an INVITE record-routed by %s:\n%s", s.srv.Addr("udp"), tail(msgs, 4000))
+	if !strings.Contains(invite, "Record-Route: <sip:"+s.Server.Addr("udp")+";") {
+		t.Errorf("sipp did not get an INVITE record-routed by %s:\n%s", s.Server.Addr("udp"), siptest.Tail(msgs, 4000))
 	}
 	if strings.Contains(invite, "Proxy-Authorization") {
 		t.Errorf("the INVITE reached sipp with the caller's Proxy-Authorization:\n%s", invite)
@@ -579,7 +300,7 @@ func TestBaresipCallsSipp(t *testing.T) {
 	// baresip unregisters when stopped (and flushes its trace, which
 	// stdout buffers while it runs).
 	p.stop(t)
-	if bs := s.loc.Bindings(s.ten.ID, caller); len(bs) != 0 {
+	if bs := s.Loc.Bindings(s.Tenant.ID, caller); len(bs) != 0 {
 		t.Errorf("bindings of %s after baresip stopped: %+v", caller, bs)
 	}
 
@@ -602,13 +323,13 @@ func TestBaresipCallsSipp(t *testing.T) {
 			challenged, authorized)
 	}
 	confirmed := false
-	for _, e := range s.dialogEvents() {
+	for _, e := range s.DialogEvents() {
 		if e.Ext == caller && e.Direction == proxy.DirectionInitiator && e.Peer == callee && e.State == proxy.StateConfirmed {
 			confirmed = true
 		}
 	}
 	if !confirmed {
-		t.Errorf("proxy reported no confirmed dialog %s -> %s: %+v", caller, callee, s.dialogEvents())
+		t.Errorf("proxy reported no confirmed dialog %s -> %s: %+v", caller, callee, s.DialogEvents())
 	}
 }
 
