@@ -27,18 +27,22 @@ func (s *Service) Run(ctx context.Context) error {
 	defer flushT.Stop()
 	purgeT := time.NewTicker(s.opt.PurgeInterval)
 	defer purgeT.Stop()
+	refreshT := time.NewTicker(s.opt.RefreshInterval)
+	defer refreshT.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalFlushTimeout)
 			defer cancel()
-			if err := s.flush(fctx); err != nil {
+			if err := s.flush(fctx, true); err != nil {
 				s.log.Error("final flush failed: registrations since the last flush are lost", zap.Error(err))
 				return fmt.Errorf("location: final flush: %w", err)
 			}
 			return nil
 		case <-flushT.C:
-			s.report(s.flush(ctx))
+			s.report(s.flush(ctx, false))
+		case <-refreshT.C:
+			s.report(s.flush(ctx, true))
 		case <-purgeT.C:
 			s.purge(ctx)
 		}
@@ -72,28 +76,50 @@ type op struct {
 	del  []string        // keys no longer in memory
 }
 
-// take empties the dirty sets and returns what to write, each AOR's
-// current state read under its shard's lock.
-func (s *Service) take() []op {
+// take empties the dirty sets (and, with refreshes, the refreshed sets)
+// and returns what to write, each AOR's current state read under its
+// shard's lock.
+func (s *Service) take(refreshes bool) []op {
 	var ops []op
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		if len(sh.dirty) == 0 {
+		if len(sh.dirty) == 0 && (!refreshes || len(sh.lazy) == 0) {
 			sh.mu.Unlock()
 			continue
 		}
-		for k, p := range sh.dirty {
-			o := op{k: k, wipe: p.wipe}
+		collect := func(k aorKey, o *op, keys map[string]struct{}) {
 			es := sh.aors[k]
-			for key := range p.keys {
+			for key := range keys {
 				if j := index(es, key); j >= 0 {
 					o.save = append(o.save, es[j].b)
+					es[j].stored = es[j].b.Expires
 				} else {
 					o.del = append(o.del, key)
 				}
 			}
+		}
+		for k, p := range sh.dirty {
+			o := op{k: k, wipe: p.wipe}
+			collect(k, &o, p.keys)
+			if refreshes {
+				if lz := sh.lazy[k]; lz != nil {
+					for key := range p.keys {
+						delete(lz, key) // already taken
+					}
+					collect(k, &o, lz)
+					delete(sh.lazy, k)
+				}
+			}
 			ops = append(ops, o)
+		}
+		if refreshes {
+			for k, lz := range sh.lazy {
+				o := op{k: k}
+				collect(k, &o, lz)
+				ops = append(ops, o)
+			}
+			sh.lazy = make(map[aorKey]map[string]struct{}, len(sh.lazy))
 		}
 		sh.dirty = make(map[aorKey]*pending, len(sh.dirty))
 		sh.mu.Unlock()
@@ -117,12 +143,13 @@ func (s *Service) requeue(ops []op) {
 	}
 }
 
-// flush writes every pending change: per AOR the wipe and the deletions
+// flush writes every pending change (with refreshes, also the collected
+// refreshes): per AOR the wipe and the deletions
 // first (they happened before the current state), then the saves in
 // batches of MaxBatch. On the first failure it puts back what was not
 // written and returns the error.
-func (s *Service) flush(ctx context.Context) error {
-	ops := s.take()
+func (s *Service) flush(ctx context.Context, refreshes bool) error {
+	ops := s.take(refreshes)
 	if len(ops) == 0 {
 		return nil
 	}

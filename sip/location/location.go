@@ -65,6 +65,15 @@ type Options struct {
 	// PurgeInterval is how often Run drops expired bindings from memory
 	// and the store (30s). Lookups never return expired bindings anyway.
 	PurgeInterval time.Duration
+	// RefreshInterval is how long a plain refresh may wait to be written
+	// (30s). A refresh changes only a binding's expiry and CSeq; writing
+	// each one at once would cost a row write per re-REGISTER, most of
+	// the registrar's CPU at high rates. Refreshes are collected and
+	// written every RefreshInterval instead, unless the stored expiry
+	// would fall within two intervals: the stored copy therefore never
+	// expires while the phone keeps refreshing, and a crash loses only
+	// the newer expiry, not the binding.
+	RefreshInterval time.Duration
 	// MaxContacts is the most bindings one AOR may have (10).
 	MaxContacts int
 	// Node names this Sentral node; it is put on bindings that name none.
@@ -82,10 +91,11 @@ type Options struct {
 
 // Defaults for Options.
 const (
-	DefaultFlushInterval = 100 * time.Millisecond
-	DefaultMaxBatch      = 1000
-	DefaultPurgeInterval = 30 * time.Second
-	DefaultMaxContacts   = 10
+	DefaultFlushInterval   = 100 * time.Millisecond
+	DefaultMaxBatch        = 1000
+	DefaultPurgeInterval   = 30 * time.Second
+	DefaultRefreshInterval = 30 * time.Second
+	DefaultMaxContacts     = 10
 )
 
 // finalFlushTimeout bounds the flush Run makes after its context ended: a
@@ -104,8 +114,9 @@ type aorKey struct {
 
 // entry is a binding with its key computed once.
 type entry struct {
-	key string
-	b   store.Binding
+	key    string
+	b      store.Binding
+	stored time.Time // the expiry the store has, or is about to be given
 }
 
 // pending is what changed in one AOR since the last flush.
@@ -118,6 +129,7 @@ type shard struct {
 	mu    sync.Mutex
 	aors  map[aorKey][]entry // sorted: q desc, most recently updated first
 	dirty map[aorKey]*pending
+	lazy  map[aorKey]map[string]struct{} // refreshed keys, written every RefreshInterval
 }
 
 // Service is the location service. Its methods are safe for concurrent
@@ -152,6 +164,9 @@ func New(st BindingStore, log *zap.Logger, opt Options) *Service {
 	if opt.MaxContacts <= 0 {
 		opt.MaxContacts = DefaultMaxContacts
 	}
+	if opt.RefreshInterval <= 0 {
+		opt.RefreshInterval = DefaultRefreshInterval
+	}
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
@@ -159,6 +174,7 @@ func New(st BindingStore, log *zap.Logger, opt Options) *Service {
 	for i := range s.shards {
 		s.shards[i].aors = map[aorKey][]entry{}
 		s.shards[i].dirty = map[aorKey]*pending{}
+		s.shards[i].lazy = map[aorKey]map[string]struct{}{}
 	}
 	return s
 }
@@ -191,7 +207,7 @@ func (s *Service) Load(ctx context.Context) error {
 		sh.mu.Lock()
 		es := sh.aors[k]
 		if !slices.ContainsFunc(es, func(e entry) bool { return e.key == key }) {
-			es = append(es, entry{key, b})
+			es = append(es, entry{key, b, b.Expires})
 			sortEntries(es)
 			sh.aors[k] = es
 			n++
@@ -236,7 +252,7 @@ func (s *Service) Update(tenantID int64, number string, add []store.Binding, rem
 		if err := s.prepare(&b, tenantID, number, now); err != nil {
 			return nil, fmt.Errorf("update %s@%d: %w", number, tenantID, err)
 		}
-		in[i] = entry{store.BindingKey(b), b}
+		in[i] = entry{key: store.BindingKey(b), b: b, stored: b.Expires}
 	}
 
 	k := aorKey{tenantID, number}
@@ -252,13 +268,14 @@ func (s *Service) Update(tenantID int64, number string, add []store.Binding, rem
 		}
 	}
 	had := len(next)
-	var touched []string
+	var touched, refreshed []string
 	for _, key := range remove {
 		if i := index(next, key); i >= 0 {
 			next = slices.Delete(next, i, i+1)
 			touched = append(touched, key)
 		}
 	}
+	lazyUntil := now.Add(2 * s.opt.RefreshInterval)
 	for _, e := range in {
 		i := index(next, e.key)
 		if i >= 0 && next[i].b.CallID == e.b.CallID && e.b.CSeq <= next[i].b.CSeq {
@@ -271,6 +288,11 @@ func (s *Service) Update(tenantID int64, number string, add []store.Binding, rem
 			next = slices.Delete(next, i, i+1)
 		case !e.b.Expires.After(now):
 			continue // removing what is not there
+		case i >= 0 && refreshOnly(next[i].b, e.b) && next[i].stored.After(lazyUntil):
+			e.stored = next[i].stored
+			next[i] = e
+			refreshed = append(refreshed, e.key)
+			continue
 		case i >= 0:
 			next[i] = e
 		default:
@@ -290,9 +312,10 @@ func (s *Service) Update(tenantID int64, number string, add []store.Binding, rem
 		sh.aors[k] = next
 	}
 	sh.markLocked(k, false, touched)
+	sh.markLazyLocked(k, refreshed)
 	out := live(next, now)
 	sh.mu.Unlock()
-	if len(touched) > 0 {
+	if len(touched)+len(refreshed) > 0 {
 		s.changed(tenantID, number, out)
 	}
 	return out, nil
@@ -367,6 +390,7 @@ func (s *Service) RemoveAll(tenantID int64, number string) {
 
 func (s *Service) wipeLocked(sh *shard, k aorKey) {
 	delete(sh.aors, k)
+	delete(sh.lazy, k)
 	p := sh.pendingLocked(k)
 	p.wipe = true
 	clear(p.keys) // the wipe deletes them; nothing is left to save
@@ -441,6 +465,31 @@ func (sh *shard) markLocked(k aorKey, wipe bool, keys []string) {
 	for _, key := range keys {
 		p.keys[key] = struct{}{}
 	}
+}
+
+// markLazyLocked records refreshed keys of k for the next refresh write.
+func (sh *shard) markLazyLocked(k aorKey, keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	m := sh.lazy[k]
+	if m == nil {
+		m = make(map[string]struct{}, len(keys))
+		sh.lazy[k] = m
+	}
+	for _, key := range keys {
+		m[key] = struct{}{}
+	}
+}
+
+// refreshOnly reports whether next differs from cur only in what a
+// re-REGISTER of the same phone over the same flow changes: expiry, CSeq
+// and the update time.
+func refreshOnly(cur, next store.Binding) bool {
+	return cur.Contact == next.Contact && cur.Instance == next.Instance && cur.RegID == next.RegID &&
+		cur.Q == next.Q && cur.CallID == next.CallID && cur.UserAgent == next.UserAgent &&
+		cur.Source == next.Source && cur.Transport == next.Transport && cur.Flow == next.Flow &&
+		cur.Node == next.Node && slices.Equal(cur.Path, next.Path)
 }
 
 // live copies the unexpired bindings of es.

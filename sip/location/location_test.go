@@ -340,7 +340,7 @@ func TestFlush(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.flush(ctx); err != nil {
+	if err := s.flush(ctx, true); err != nil {
 		t.Fatalf("flush: %v", err)
 	}
 	if n := len(ms.rows); n != 7 {
@@ -349,7 +349,7 @@ func TestFlush(t *testing.T) {
 	if !slices.Equal(ms.saves, []int{3, 3, 1}) {
 		t.Errorf("Save batch sizes %v, want [3 3 1] (MaxBatch 3)", ms.saves)
 	}
-	if err := s.flush(ctx); err != nil || len(ms.saves) != 3 {
+	if err := s.flush(ctx, true); err != nil || len(ms.saves) != 3 {
 		t.Errorf("flush with nothing dirty: %v, %d saves; want no Save", err, len(ms.saves))
 	}
 
@@ -365,12 +365,12 @@ func TestFlush(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		if err := s.flush(ctx); err == nil {
+		if err := s.flush(ctx, true); err == nil {
 			t.Fatal("flush against a failing store: no error")
 		}
 	}
 	ms.setFail(nil)
-	if err := s.flush(ctx); err != nil {
+	if err := s.flush(ctx, true); err != nil {
 		t.Fatalf("flush after recovery: %v", err)
 	}
 	for num, want := range map[string][]string{"100": {"sip:2@1", "sip:4@1", "sip:6@1"}, "101": nil, "102": {"sip:new@1"}} {
@@ -415,5 +415,98 @@ func TestRunTwice(t *testing.T) {
 	cancel()
 	if err := <-errs; err != nil {
 		t.Errorf("the other Run: %v", err)
+	}
+}
+
+// TestRefreshesWrittenLater checks which re-REGISTERs wait for the
+// refresh write: only plain refreshes whose stored expiry stays valid for
+// two refresh intervals; anything else is written on the next flush.
+func TestRefreshesWrittenLater(t *testing.T) {
+	clk := newClock()
+	ms := newMemStore()
+	s := New(ms, zaptest.NewLogger(t), Options{Now: clk.Now, RefreshInterval: 30 * time.Second})
+	ctx := t.Context()
+	stored := func(contact string) store.Binding {
+		t.Helper()
+		ms.mu.Lock()
+		defer ms.mu.Unlock()
+		b, ok := ms.rows[rowID(1, "100", "c:"+contact)]
+		if !ok {
+			t.Fatalf("%s not in the store", contact)
+		}
+		return b
+	}
+	register := func(b store.Binding, expires time.Duration) {
+		t.Helper()
+		b.Expires = clk.Now().Add(expires)
+		if _, err := s.Update(1, "100", []store.Binding{b}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	long, short := reg("sip:long@1", "a", 1, 0, 1), reg("sip:short@1", "b", 1, 0, 1)
+	register(long, time.Hour)
+	register(short, 90*time.Second)
+	if err := s.flush(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	firstLong := stored("sip:long@1").Expires
+	firstShort := stored("sip:short@1").Expires
+
+	clk.Add(10 * time.Second)
+	long.CSeq, short.CSeq = 2, 2
+	register(long, time.Hour)       // stored expiry 50 min away: waits
+	register(short, 90*time.Second) // stored expiry 80 s away, under 2x30 s? no: waits too
+	if err := s.flush(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := stored("sip:long@1"); !got.Expires.Equal(firstLong) || got.CSeq != 1 {
+		t.Errorf("plain refresh written before the refresh write: expires %v cseq %d", got.Expires, got.CSeq)
+	}
+	if got := stored("sip:short@1"); !got.Expires.Equal(firstShort) {
+		t.Errorf("refresh of a binding stored for 80 s more written at once: %v", got.Expires)
+	}
+
+	clk.Add(30 * time.Second) // stored short expiry now 50 s away: under two intervals
+	short.CSeq = 3
+	register(short, 90*time.Second)
+	if err := s.flush(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := stored("sip:short@1"); got.CSeq != 3 || !got.Expires.Equal(clk.Now().Add(90*time.Second).UTC()) {
+		t.Errorf("refresh near the stored expiry not written at once: cseq %d expires %v", got.CSeq, got.Expires)
+	}
+
+	// A refresh from a new source address is a change, written at once.
+	long.CSeq, long.Source = 3, "192.0.2.9:5060"
+	register(long, time.Hour)
+	if err := s.flush(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := stored("sip:long@1"); got.Source != "192.0.2.9:5060" {
+		t.Errorf("moved binding not written at once: source %s", got.Source)
+	}
+
+	// The refresh write carries the newest plain refresh.
+	clk.Add(time.Second)
+	long.CSeq = 4
+	register(long, time.Hour)
+	if err := s.flush(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := stored("sip:long@1"); got.CSeq != 4 || !got.Expires.Equal(clk.Now().Add(time.Hour).UTC()) {
+		t.Errorf("refresh write: cseq %d expires %v, want 4 and an hour from now", got.CSeq, got.Expires)
+	}
+
+	// Unregistering after a pending refresh deletes the row.
+	clk.Add(time.Second)
+	long.CSeq = 5
+	register(long, time.Hour)
+	long.CSeq = 6
+	register(long, 0)
+	if err := s.flush(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := ms.contacts(1, "100"); !slices.Equal(got, []string{"sip:short@1"}) {
+		t.Errorf("after unregister: stored %q, want only sip:short@1", got)
 	}
 }
