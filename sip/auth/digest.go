@@ -52,6 +52,12 @@ type Result struct {
 	// Stale is true when the response was right but the nonce is no longer
 	// usable: challenge again with stale=true so the phone retries silently.
 	Stale bool
+	// Repeated is true (with Stale) when the response is right and repeats
+	// the newest nonce count exactly: a retransmission of the request that
+	// used it, or a replay of that very request. A stateless registrar
+	// answers it as before if that request's change is still in place, and
+	// otherwise asks for a new nonce; it is never taken as a new request.
+	Repeated bool
 	// Reason says why Verify failed, for logs only: it never holds secrets or
 	// digests, and must not be sent to the client (it tells unknown users
 	// from wrong passwords).
@@ -76,6 +82,7 @@ const (
 	reasonForgotten   = "nonce forgotten by replay table"
 	reasonReplay      = "nonce count replayed"
 	reasonReused      = "nonce reused without qop"
+	reasonRepeated    = "nonce count repeated"
 )
 
 const (
@@ -395,6 +402,10 @@ func (a *Authenticator) Verify(method, header string, realm string, lookup func(
 		// A legacy client may reuse its nonce in good faith; make it fetch a
 		// new one rather than accept a possible replay.
 		res.Stale, res.Reason = true, reasonReused
+	case ncRepeated:
+		// Over UDP this is usually a retransmission whose answer was lost
+		// (REGISTER is answered without a transaction): not a failure.
+		res.Stale, res.Repeated, res.Reason = true, true, reasonRepeated
 	default:
 		res.Reason = reasonReplay
 	}
@@ -527,6 +538,7 @@ const (
 	ncOK ncStatus = iota
 	ncReplay
 	ncReused
+	ncRepeated
 	ncForgotten
 )
 
@@ -541,7 +553,9 @@ func (t *ncTable) use(tag [nonceTagLen]byte, issued int64, nc uint32, now int64)
 		switch {
 		case nc == 0 && e.nc == 0:
 			return ncReused
-		case nc <= e.nc:
+		case nc == e.nc:
+			return ncRepeated
+		case nc < e.nc:
 			return ncReplay
 		}
 		e.nc = nc

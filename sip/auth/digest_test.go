@@ -360,23 +360,31 @@ func TestVerifyStale(t *testing.T) {
 func TestVerifyReplay(t *testing.T) {
 	f := newFixture(t, Options{})
 	sha := f.challenges(t, testRealm, false)[0]
+	// Repeating the newest count exactly is a retransmission or a replay
+	// of that request: stale (ask for a new nonce), not a failure. An
+	// older count is a replay.
 	steps := []struct {
-		nc     int
-		ok     bool
-		reason string
+		nc              int
+		ok, stale, rept bool
+		reason          string
 	}{
-		{1, true, ""},
-		{1, false, reasonReplay},
-		{5, true, ""},
-		{3, false, reasonReplay},
-		{5, false, reasonReplay},
-		{6, true, ""},
+		{1, true, false, false, ""},
+		{1, false, true, true, reasonRepeated},
+		{5, true, false, false, ""},
+		{3, false, false, false, reasonReplay},
+		{5, false, true, true, reasonRepeated},
+		{4, false, false, false, reasonReplay},
+		{6, true, false, false, ""},
 	}
 	for _, s := range steps {
 		res := f.verify("REGISTER", sign(t, sha, testUser, testPass, "REGISTER", s.nc, nil))
-		if res.OK != s.ok || res.Reason != s.reason || res.Stale {
-			t.Errorf("nc=%d: %+v, want ok=%v reason=%q", s.nc, res, s.ok, s.reason)
+		if res.OK != s.ok || res.Reason != s.reason || res.Stale != s.stale || res.Repeated != s.rept {
+			t.Errorf("nc=%d: %+v, want ok=%v stale=%v repeated=%v reason=%q", s.nc, res, s.ok, s.stale, s.rept, s.reason)
 		}
+	}
+	// A wrong response with a repeated count is a failure, not a repeat.
+	if res := f.verify("REGISTER", sign(t, sha, testUser, "wrong password", "REGISTER", 6, nil)); res.OK || res.Stale || res.Repeated {
+		t.Errorf("wrong password, repeated count: %+v", res)
 	}
 	// Without qop there is no count: a second use asks for a new nonce.
 	md := *f.challenges(t, testRealm, false)[1]
@@ -430,7 +438,7 @@ func TestReplayTableBounded(t *testing.T) {
 	for i, h := range headers {
 		if res := f.verify("REGISTER", h); res.OK {
 			t.Errorf("header %d accepted twice", i)
-		} else if res.Reason != reasonReplay && !(res.Stale && res.Reason == reasonForgotten) {
+		} else if res.Reason != reasonRepeated && !(res.Stale && res.Reason == reasonForgotten) {
 			t.Errorf("header %d replay: %+v", i, res)
 		}
 	}
@@ -555,7 +563,7 @@ func BenchmarkVerifyReplayed(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if res := f.verify("REGISTER", h); res.Reason != reasonReplay {
+				if res := f.verify("REGISTER", h); res.Reason != reasonRepeated {
 					b.Fatal(res)
 				}
 			}
