@@ -87,6 +87,8 @@ func newSIP(ctx context.Context, cfg Config, st store.Store, cat *catalog.Catalo
 		return nil, usageError{fmt.Errorf("%w (choose free addresses with --sip-listen, or --sip-listen '' to run without SIP)", err)}
 	}
 	srv.Handle(sip.REGISTER, reg.ServeSIP)
+	// Over UDP without a transaction: see sip/server/stateless.go.
+	srv.HandleStateless(sip.REGISTER, reg.Respond)
 	px, err := newProxy(srv, cat, loc, authn, guard, cfg.SIP.Advertise, algs, publishDialogs(hub), log.Named("proxy"))
 	if err != nil {
 		_ = srv.Close()

@@ -112,6 +112,21 @@ type reply struct {
 // ServeSIP handles one REGISTER transaction; its signature fits
 // sipgo.RequestHandler.
 func (r *Registrar) ServeSIP(req *sip.Request, tx sip.ServerTransaction) {
+	res := r.Respond(req)
+	if res == nil {
+		return
+	}
+	if err := tx.Respond(res); err != nil {
+		r.log.Warn("register: respond", zap.String("call_id", callID(req)), zap.String("src", req.Source()), zap.Error(err))
+	}
+}
+
+// Respond decides one REGISTER and returns the response to send, or nil
+// when nothing is to be sent. It keeps no transaction state, so the SIP
+// server may call it for REGISTERs over UDP without a transaction (see
+// docs/architecture.md): a retransmission is decided again, and one whose
+// change was already applied gets the same answer (see Result.Repeated).
+func (r *Registrar) Respond(req *sip.Request) *sip.Response {
 	rep := r.decide(req)
 	fields := []zap.Field{
 		zap.String("call_id", callID(req)), zap.String("src", req.Source()),
@@ -119,7 +134,7 @@ func (r *Registrar) ServeSIP(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	if rep.drop {
 		r.log.Debug("register dropped", append(fields, zap.String("reason", rep.why))...)
-		return
+		return nil
 	}
 	res := sip.NewResponseFromRequest(req, rep.code, rep.reason, nil)
 	for _, h := range rep.headers {
@@ -136,9 +151,7 @@ func (r *Registrar) ServeSIP(req *sip.Request, tx sip.ServerTransaction) {
 	default:
 		r.log.Debug("register challenged", append(fields, zap.String("reason", rep.why))...)
 	}
-	if err := tx.Respond(res); err != nil {
-		r.log.Warn("register: respond", append(fields, zap.Error(err))...)
-	}
+	return res
 }
 
 // decide is the single place a REGISTER's response is chosen.
@@ -179,9 +192,13 @@ func (r *Registrar) decide(req *sip.Request) reply {
 		return auth.Credentials{HA1MD5: ext.HA1MD5, HA1SHA256: ext.HA1SHA256}, true
 	})
 	switch {
+	case res.Repeated && r.applied(req, tenant, ext, &rep):
+		// The retransmission of a REGISTER already applied (its answer
+		// was lost): answer it again, changing nothing.
+		return r.ok(rep, r.loc.Bindings(tenant.ID, ext.Number), r.opt.Now())
 	case res.Stale:
 		rep.headers = r.challenge(tenant.Domain, true)
-		return rep.with(sip.StatusUnauthorized, "Unauthorized", "stale nonce")
+		return rep.with(sip.StatusUnauthorized, "Unauthorized", "stale nonce: "+res.Reason)
 	case !res.OK:
 		r.grd.Failed(src)
 		rep.authFail = true
@@ -225,13 +242,8 @@ func (r *Registrar) bind(req *sip.Request, tenant store.Tenant, ext store.Extens
 			paths = append(paths, v)
 		}
 	}
-	if len(paths) > 0 {
-		// RFC 3327 §5.3: the registrar returns the Path it stored.
-		rep.headers = append(rep.headers, sip.NewHeader("Supported", "path"))
-		for _, p := range paths {
-			rep.headers = append(rep.headers, sip.NewHeader("Path", p))
-		}
-	}
+	// RFC 3327 §5.3: the registrar returns the Path it stored.
+	rep.headers = append(rep.headers, pathHeaders(paths)...)
 
 	var contacts []*sip.ContactHeader
 	for _, h := range req.GetHeaders("Contact") {
@@ -281,6 +293,41 @@ func (r *Registrar) bind(req *sip.Request, tenant store.Tenant, ext store.Extens
 		code, reason := locationError(err)
 		return rep.with(code, reason, err.Error())
 	}
+	return r.ok(rep, current, now)
+}
+
+// applied reports whether the AOR holds a binding made by this very
+// request (same Call-ID and CSeq): then a repeated request is the
+// retransmission of one already applied. Anything else that repeats a
+// nonce count, including a removal whose binding is gone, gets a new
+// nonce instead and is applied afresh.
+// The Path it stored is echoed as bind does.
+func (r *Registrar) applied(req *sip.Request, tenant store.Tenant, ext store.Extension, rep *reply) bool {
+	id, seq := callID(req), req.CSeq().SeqNo
+	for _, b := range r.loc.Bindings(tenant.ID, ext.Number) {
+		if b.CallID == id && b.CSeq == seq {
+			rep.headers = append(rep.headers, pathHeaders(b.Path)...)
+			return true
+		}
+	}
+	return false
+}
+
+// pathHeaders are the Supported and Path headers echoing a stored Path
+// (RFC 3327 §5.3).
+func pathHeaders(paths []string) []sip.Header {
+	if len(paths) == 0 {
+		return nil
+	}
+	hs := []sip.Header{sip.NewHeader("Supported", "path")}
+	for _, p := range paths {
+		hs = append(hs, sip.NewHeader("Path", p))
+	}
+	return hs
+}
+
+// ok is the 200 listing the AOR's current bindings.
+func (r *Registrar) ok(rep reply, current []store.Binding, now time.Time) reply {
 	for _, b := range current {
 		left := int(b.Expires.Sub(now).Round(time.Second) / time.Second)
 		if left <= 0 {

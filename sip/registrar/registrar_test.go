@@ -25,6 +25,7 @@ import (
 const realm = "fjordvik.test"
 
 type harness struct {
+	reg   *registrar.Registrar
 	srv   *server.Server
 	guard *auth.Guard
 	loc   *location.Service
@@ -50,7 +51,10 @@ func start(t *testing.T, banAfter int, networks ...string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As serve wires it: UDP statelessly, the rest through transactions.
+	h.reg = reg
 	srv.Handle(sip.REGISTER, reg.ServeSIP)
+	srv.HandleStateless(sip.REGISTER, reg.Respond)
 	testrun.Start(t, srv.Serve)
 	return h
 }
@@ -379,4 +383,107 @@ func TestMalformedUDPThenStillServing(t *testing.T) {
 			return
 		}
 	}
+}
+
+// TestRetransmissionsDecidedAgain gives Respond one authenticated
+// REGISTER several times, as the stateless UDP path does for a
+// retransmission that arrives after the server stopped keeping its answer
+// (sip/server keeps it for a few seconds). Every copy gets the 200, the
+// binding is not changed again, and no copy counts as a failure. Once a
+// newer REGISTER has used a higher nonce count, a late copy is
+// indistinguishable from a replay and is refused as one (a phone sends the
+// newer request only after its earlier one was answered, so only a
+// duplicated, delayed datagram gets here).
+func TestRetransmissionsDecidedAgain(t *testing.T) {
+	h := start(t, 2, "udp")
+	p := newPhone(t, h, "udp")
+	// As off the wire: parsed, with the source the transport saw.
+	prep := func(req *sip.Request, branch string) *sip.Request {
+		t.Helper()
+		req.PrependHeader(sip.NewHeader("Via", "SIP/2.0/UDP 127.0.0.1:5555;branch=z9hG4bK-"+branch+";rport"))
+		m, err := sip.NewParser().ParseSIP([]byte(req.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed := m.(*sip.Request)
+		parsed.SetTransport("UDP")
+		parsed.SetSource("127.0.0.1:5555")
+		return parsed
+	}
+	c := []string{"<sip:100@192.0.2.7:5060>"}
+	chal := h.reg.Respond(prep(p.request("100", c, 300), "a1"))
+	if chal == nil || chal.StatusCode != 401 {
+		t.Fatalf("first REGISTER: %s", status(chal))
+	}
+	authReq := p.request("100", c, 300)
+	if err := authorize(authReq, chal, "100", "s3cret-100", auth.MD5); err != nil {
+		t.Fatal(err)
+	}
+	authed := prep(authReq, "a2")
+	for i := range 4 { // more than the ban threshold of 2
+		res := h.reg.Respond(authed)
+		if res == nil || res.StatusCode != 200 {
+			t.Fatalf("copy %d: %s, want 200", i+1, status(res))
+		}
+		if cs := contacts(res); len(cs) != 1 || !strings.Contains(cs[0], "192.0.2.7") {
+			t.Fatalf("copy %d: contacts %q", i+1, cs)
+		}
+	}
+	first := h.loc.Bindings(1, "100")
+	if len(first) != 1 || first[0].CSeq != authed.CSeq().SeqNo {
+		t.Fatalf("bindings %+v", first)
+	}
+	if bans := h.guard.Bans(); len(bans) != 0 {
+		t.Fatalf("retransmissions counted as failures: bans %+v", bans)
+	}
+
+	// A newer REGISTER (next CSeq, same nonce, next nc) adds a contact.
+	newReq := p.request("100", []string{"<sip:100@192.0.2.8:5060>"}, 300)
+	cred, err := digestFor(chal, newReq, "100", "s3cret-100", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newReq.AppendHeader(sip.NewHeader("Authorization", cred))
+	newer := prep(newReq, "a3")
+	if res := h.reg.Respond(newer); res == nil || res.StatusCode != 200 {
+		t.Fatalf("newer REGISTER: %s", status(res))
+	}
+	late := h.reg.Respond(authed)
+	if late == nil || late.StatusCode != 401 || strings.Contains(strings.ToLower(late.GetHeader("WWW-Authenticate").Value()), "stale=true") {
+		t.Fatalf("late copy after a newer REGISTER: %s, want 401 (replay)", status(late))
+	}
+	if bs := h.loc.Bindings(1, "100"); len(bs) != 2 {
+		t.Fatalf("bindings after the late copy: %+v, want both contacts", bs)
+	}
+
+	// A repeat of the newest request whose binding is gone (the phone
+	// unregistered it meanwhile) is not answered 200: it gets a new nonce.
+	h.loc.RemoveAll(1, "100")
+	if res := h.reg.Respond(newer); res == nil || res.StatusCode != 401 ||
+		!strings.Contains(strings.ToLower(res.GetHeader("WWW-Authenticate").Value()), "stale=true") {
+		t.Fatalf("repeat of a removed registration: %s, want 401 stale", status(res))
+	}
+	if bs := h.loc.Bindings(1, "100"); len(bs) != 0 {
+		t.Fatalf("repeat re-created bindings: %+v", bs)
+	}
+}
+
+// digestFor answers chal's MD5 challenge for req with nonce count nc.
+func digestFor(chal *sip.Response, req *sip.Request, user, password string, nc int) (string, error) {
+	for _, h := range chal.GetHeaders("WWW-Authenticate") {
+		c, err := digest.ParseChallenge(h.Value())
+		if err != nil {
+			return "", err
+		}
+		if !strings.EqualFold(c.Algorithm, auth.MD5) {
+			continue
+		}
+		cred, err := digest.Digest(c, digest.Options{Method: "REGISTER", URI: req.Recipient.String(), Username: user,
+			Password: password, Count: nc, Cnonce: "0a4f113b"})
+		if err != nil {
+			return "", err
+		}
+		return cred.String(), nil
+	}
+	return "", fmt.Errorf("no MD5 challenge")
 }

@@ -65,11 +65,13 @@ type Admitter interface {
 
 // Server is a running set of SIP listeners over one sipgo user agent.
 type Server struct {
-	log   *zap.Logger
-	admit Admitter
-	ua    *sipgo.UserAgent
-	srv   *sipgo.Server
-	lns   []*bound
+	log    *zap.Logger
+	admit  Admitter
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	lns    []*bound
+	parser *sip.Parser
+	fast   stateless
 
 	mu       sync.Mutex
 	serving  bool
@@ -114,6 +116,8 @@ func New(opts Options) (*Server, error) {
 	parser := sip.NewParser()
 	parser.MaxMessageLength = maxBytes
 	quiet := new(gate)
+	s := &Server{log: log, admit: opts.Guard, quiet: quiet, parser: parser}
+	s.fast.init()
 	slogger := slog.New(&zapHandler{log: log.Named("sipgo"), off: quiet})
 	name := opts.Name
 	if name == "" {
@@ -123,7 +127,8 @@ func New(opts Options) (*Server, error) {
 		sipgo.WithUserAgent(name),
 		sipgo.WithUserAgentParser(parser),
 		sipgo.WithUserAgenTLSConfig(tlsConf),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(slogger)),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(slogger),
+			sip.WithTransportLayerReadFilter(s.readFilter)),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(slogger)),
 	)
 	if err != nil {
@@ -134,7 +139,7 @@ func New(opts Options) (*Server, error) {
 		_ = ua.Close()
 		return nil, fmt.Errorf("sip server: %w", err)
 	}
-	s := &Server{log: log, admit: opts.Guard, ua: ua, srv: srv, quiet: quiet}
+	s.ua, s.srv = ua, srv
 	for _, l := range opts.Listen {
 		b, err := s.bind(l, tlsConf)
 		if err != nil {
@@ -168,6 +173,7 @@ func (s *Server) bind(l Listener, tlsConf *tls.Config) (*bound, error) {
 		}
 		b.addr, b.close = pc.LocalAddr().String(), pc.Close
 		b.serve = func() error { return s.srv.ServeUDP(pc) }
+		s.fast.conns[b.addr] = pc
 	default:
 		ln, err := net.Listen("tcp", l.Addr)
 		if err != nil {
@@ -316,6 +322,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	s.startStateless(ctx, &wg)
 	errs := make(chan error, len(s.lns))
 	for _, b := range s.lns {
 		wg.Add(1)
