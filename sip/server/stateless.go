@@ -164,8 +164,16 @@ func (s *Server) serveStateless(j statelessJob) {
 		res = sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Bad Request", nil)
 	} else {
 		key = answerKey(req, src)
-		if out := s.fast.recent.get(key); out != nil {
+		out, busy := s.fast.recent.claim(key)
+		switch {
+		case out != nil:
 			s.send(j, out, req)
+			return
+		case busy:
+			// Another worker is deciding this request: like a transaction
+			// in its Trying state, drop the copy; the next one gets the
+			// kept answer. Deciding both could answer one request twice
+			// with different nonces.
 			return
 		}
 		res = s.callStateless(h, req)
@@ -213,7 +221,8 @@ func (s *Server) callStateless(h StatelessHandler, req *sip.Request) (res *sip.R
 const retransmitWindow = 4 * time.Second
 
 // recentAnswers holds the serialised answers of the last one to two
-// windows in two generations, so expiry is one map swap, not a scan.
+// windows in two generations, so expiry is one map swap, not a scan. A
+// nil answer marks a request still being decided.
 type recentAnswers struct {
 	mu       sync.Mutex
 	cur, old map[string][]byte
@@ -241,14 +250,23 @@ func (r *recentAnswers) rotateLocked() {
 	}
 }
 
-func (r *recentAnswers) get(key string) []byte {
+// claim returns the kept answer of key, or reports that the request is
+// being decided (busy); otherwise it marks key as being decided, and the
+// caller must put its answer (or leave copies dropped for the window, if
+// it sends none).
+func (r *recentAnswers) claim(key string) (answer []byte, busy bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.rotateLocked()
-	if b, ok := r.cur[key]; ok {
-		return b
+	b, ok := r.cur[key]
+	if !ok {
+		b, ok = r.old[key]
 	}
-	return r.old[key]
+	if ok {
+		return b, b == nil
+	}
+	r.cur[key] = nil
+	return nil, false
 }
 
 func (r *recentAnswers) put(key string, b []byte) {

@@ -152,23 +152,38 @@ func TestRecentAnswers(t *testing.T) {
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	var r recentAnswers
 	r.init(4*time.Second, func() time.Time { return now })
+	get := func(key string) string {
+		t.Helper()
+		b, busy := r.claim(key)
+		if busy {
+			t.Fatalf("%s: busy", key)
+		}
+		return string(b)
+	}
+	if b, busy := r.claim("a"); b != nil || busy {
+		t.Fatal("unknown key not claimable")
+	}
+	if b, busy := r.claim("a"); b != nil || !busy {
+		t.Fatal("a copy of a request being decided is not reported busy")
+	}
 	r.put("a", []byte("A"))
 	now = now.Add(3 * time.Second)
+	r.claim("b")
 	r.put("b", []byte("B"))
-	if string(r.get("a")) != "A" || string(r.get("b")) != "B" {
+	if get("a") != "A" || get("b") != "B" {
 		t.Fatal("answers lost within the first window")
 	}
 	now = now.Add(2 * time.Second) // 5 s: a new generation; a and b in the old one
-	if string(r.get("a")) != "A" || string(r.get("b")) != "B" {
+	if get("a") != "A" || get("b") != "B" {
 		t.Fatal("answers lost one window on")
 	}
 	now = now.Add(4 * time.Second) // 9 s: a and b are two generations old
-	if r.get("a") != nil || r.get("b") != nil {
+	if get("a") != "" || get("b") != "" {
 		t.Fatal("answers kept beyond two windows")
 	}
 	r.put("c", []byte("C"))
 	now = now.Add(9 * time.Second) // a long quiet spell drops everything at once
-	if r.get("c") != nil {
+	if get("c") != "" {
 		t.Fatal("answer kept after a long quiet spell")
 	}
 }
