@@ -298,3 +298,86 @@ func BindingKey(b Binding) string {
 	}
 	return "c:" + b.Contact
 }
+
+// EntityCDR names call detail records in FieldErrors. CDRs are not in the
+// change log: like bindings they are written by the call path, not admins.
+const EntityCDR Entity = "cdr"
+
+// CallDirection says where a call came from and went.
+type CallDirection string
+
+// Call directions. Emergency calls are outbound calls to an emergency
+// number; they are kept apart because they are never refused and never
+// billed like other calls.
+const (
+	DirectionInternal  CallDirection = "internal"  // extension to extension
+	DirectionInbound   CallDirection = "inbound"   // from a trunk to an extension
+	DirectionOutbound  CallDirection = "outbound"  // from an extension to a trunk
+	DirectionEmergency CallDirection = "emergency" // to an emergency number (110, 112, 113)
+)
+
+// Disposition is how a call attempt ended.
+type Disposition string
+
+// Dispositions.
+const (
+	DispositionAnswered  Disposition = "answered"
+	DispositionBusy      Disposition = "busy"
+	DispositionNoAnswer  Disposition = "no-answer"
+	DispositionFailed    Disposition = "failed"
+	DispositionCancelled Disposition = "cancelled"
+)
+
+// CDRState says whether a call is still in progress.
+type CDRState string
+
+// CDR states: a record is written open when the call starts, so a crash
+// loses no call, and closed when the call ends (or, after a crash, when
+// the node restarts; see CDRStore.CloseOrphans).
+const (
+	CDROpen   CDRState = "open"
+	CDRClosed CDRState = "closed"
+)
+
+// CDR is the call detail record of one call attempt. Numbers, the trunk
+// name and the department code are snapshots taken when the call started,
+// so renaming, renumbering or moving things later never changes history;
+// the ids beside them may point at rows that no longer exist. Times are UTC
+// with microsecond precision. CDRs carry no Meta: the call path writes
+// them, not admins, and they are never updated by version.
+type CDR struct {
+	ID        int64         `json:"id"`
+	TenantID  int64         `json:"tenant_id"`
+	CallID    string        `json:"call_id"`        // SIP Call-ID of the caller's INVITE
+	Node      string        `json:"node,omitempty"` // Sentral node that handled the call
+	State     CDRState      `json:"state"`
+	Direction CallDirection `json:"direction"`
+
+	Caller     string `json:"caller"`               // extension number, or the external number (E.164)
+	Callee     string `json:"callee"`               // extension or group number, or the external number
+	Dialled    string `json:"dialled"`              // what the caller dialled (or the inbound request's user part)
+	Normalised string `json:"normalised,omitempty"` // the dialled number normalised (E.164 or an internal number)
+
+	TrunkID        *int64 `json:"trunk_id,omitempty"`
+	Trunk          string `json:"trunk,omitempty"`         // trunk name at the time of the call
+	DepartmentID   *int64 `json:"department_id,omitempty"` // caller's department at the time of the call
+	DepartmentCode string `json:"department_code,omitempty"`
+
+	StartTime  time.Time  `json:"start_time"`
+	AnswerTime *time.Time `json:"answer_time,omitempty"` // nil: never answered
+	EndTime    *time.Time `json:"end_time,omitempty"`    // nil while open
+	// DurationSeconds is EndTime-StartTime and BillableSeconds
+	// EndTime-AnswerTime (0 when not answered), both in whole seconds
+	// rounded down and never negative; 0 while open. Rating may round
+	// otherwise from the exact times.
+	DurationSeconds int64 `json:"duration_seconds"`
+	BillableSeconds int64 `json:"billable_seconds"`
+
+	Disposition Disposition `json:"disposition,omitempty"` // empty while open
+	SIPCode     int         `json:"sip_code"`              // final response to the INVITE; 0: none was seen
+	Reason      string      `json:"reason,omitempty"`      // reason phrase or why the call ended
+
+	// Filled in by rating (directory/billing); nil until then.
+	PriceOre *int64 `json:"price_ore,omitempty"` // price in øre (1/100 NOK)
+	TariffID *int64 `json:"tariff_id,omitempty"`
+}

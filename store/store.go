@@ -88,6 +88,8 @@ type Store interface {
 
 	// Bindings holds the registered contacts the location service persists.
 	Bindings() BindingStore
+	// CDRs holds the call detail records the call path writes.
+	CDRs() CDRStore
 
 	// TenantByDomain finds the tenant owning a SIP domain (the request's realm).
 	TenantByDomain(ctx context.Context, domain string) (Tenant, error)
@@ -135,3 +137,58 @@ type BindingStore interface {
 	// how many it deleted.
 	Purge(ctx context.Context, before time.Time) (int, error)
 }
+
+// CDRStore persists call detail records (see CDR). Like BindingStore its
+// writes take no store-wide write lock and append nothing to the change
+// log: they come at the rate calls are made. Records are never deleted
+// with the tenant, department or trunk they name (they are the billing
+// history); every method is safe for concurrent callers on any number of
+// handles, and joins the transaction of a Store given by InTx.
+//
+// Refusals are *FieldError values with Entity EntityCDR: ErrInvalid for a
+// bad value, ErrNotFound for an unknown id, ErrConflict for a write to a
+// record that is already closed.
+type CDRStore interface {
+	// Open records the start of a call and returns the record's id. c's
+	// ID, State, AnswerTime, EndTime, durations, Disposition, SIPCode and
+	// Reason are ignored: the record starts open. TenantID, Direction and
+	// StartTime are required. When DepartmentID is set and DepartmentCode
+	// is empty, the department's current code is recorded.
+	Open(ctx context.Context, c CDR) (int64, error)
+	// Answer records when the call was answered. A second answer of the
+	// same call keeps the first time (a forked call answered twice was
+	// answered once).
+	Answer(ctx context.Context, id int64, at time.Time) error
+	// Close finalises a record: end time, disposition, the SIP status code
+	// of the final response (0 if none) and the reason; DurationSeconds
+	// and BillableSeconds are computed from the stored times.
+	Close(ctx context.Context, id int64, end time.Time, d Disposition, sipCode int, reason string) error
+	// CloseOrphans closes every record still open that node started before
+	// `at` (records it starts after `at` belong to the running process)
+	// and returns how many it closed. A node calls it when it starts, with
+	// the time it started, to close the calls a crash left open. Nothing
+	// is known about those calls after their last recorded event, so each
+	// ends at that event and no time is billed that cannot be proven: an
+	// answered call ends at its answer time (disposition answered, SIP
+	// code 200, 0 billable seconds), an unanswered one at its start
+	// (disposition failed, SIP code 0); the reason is
+	// "interrupted by restart".
+	CloseOrphans(ctx context.Context, node string, at time.Time) (int, error)
+	// Get returns one record.
+	Get(ctx context.Context, id int64) (CDR, error)
+	// List returns the records matching f, ordered by start time (then id).
+	List(ctx context.Context, f CDRFilter) ([]CDR, error)
+}
+
+// CDRFilter narrows CDRStore.List. Zero values do not filter.
+type CDRFilter struct {
+	TenantID int64
+	From     time.Time // start time at or after From
+	To       time.Time // start time before To
+	Ext      string    // the number is the caller or the callee
+	Limit    int       // at most this many records (0: all)
+	Offset   int       // skip this many records first
+}
+
+// OrphanReason is the Reason CloseOrphans gives the records it closes.
+const OrphanReason = "interrupted by restart"

@@ -7,4 +7,5 @@ func (a *app) addAdminCommands(root *cobra.Command) {
 	root.AddCommand(a.coreAdminCommands()...)      // tenant, ext, import (cli_core.go)
 	root.AddCommand(a.inventoryAdminCommands()...) // site, dept, person, device, dect, trunk, group (cli_inventory.go)
 	root.AddCommand(a.sipCmd())                    // sip registrations, sip bans (cli_sip.go)
+	root.AddCommand(a.cdrCmd())                    // cdr list (cli_cdr.go)
 }

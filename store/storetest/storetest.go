@@ -51,6 +51,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, h) })
 	t.Run("Changes", func(t *testing.T) { testChanges(t, h) })
 	t.Run("Bindings", func(t *testing.T) { testBindings(t, h) })
+	t.Run("CDRs", func(t *testing.T) { testCDRs(t, h) })
 }
 
 // open gives a test its store, its second handle and a context that ends
@@ -179,6 +180,10 @@ func countAll(t *testing.T, ctx context.Context, st store.Store) map[string]int 
 	{
 		v, err := st.Groups().List(ctx, store.ListOptions{})
 		count("groups", len(v), err)
+	}
+	{
+		v, err := st.CDRs().List(ctx, store.CDRFilter{})
+		count("call records", len(v), err)
 	}
 	return counts
 }
