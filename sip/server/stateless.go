@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -20,8 +21,11 @@ import (
 // retransmissions on this path.
 type StatelessHandler func(req *sip.Request) *sip.Response
 
-// statelessQueue is how many UDP requests may wait for a stateless worker
-// before further ones take sipgo's transaction path instead.
+// statelessQueue is how many UDP requests may wait for a stateless worker;
+// further ones are dropped, as a full socket buffer would drop them, and
+// the client retransmits. (Handing them to sipgo's transaction path
+// instead was tried: a retransmission could then be answered by both
+// paths with different nonces, which clients take as a new challenge.)
 const statelessQueue = 4096
 
 // stateless is the UDP fast path: requests of the methods in handlers are
@@ -42,6 +46,7 @@ type stateless struct {
 	jobs     chan statelessJob
 	bufs     sync.Pool // *bytes.Buffer for responses
 	recent   recentAnswers
+	overflow atomic.Int64 // requests dropped on a full queue
 }
 
 type statelessJob struct {
@@ -59,9 +64,9 @@ func (f *stateless) init() {
 }
 
 // HandleStateless registers h for requests of method that arrive over
-// UDP; over the other transports, and when the stateless workers are
-// saturated, the method goes to the handler given to Handle, which must
-// therefore be registered too. Banned sources are dropped as for Handle.
+// UDP; over the other transports the method goes to the handler given to
+// Handle, which must therefore be registered too. When the workers fall
+// 4,096 requests behind, further ones are dropped (see StatelessDropped). Banned sources are dropped as for Handle.
 // Call it before Serve.
 func (s *Server) HandleStateless(method sip.RequestMethod, h StatelessHandler) {
 	s.mu.Lock()
@@ -71,6 +76,10 @@ func (s *Server) HandleStateless(method sip.RequestMethod, h StatelessHandler) {
 	}
 	s.fast.handlers[string(method)] = h
 }
+
+// StatelessDropped is how many requests the stateless path dropped because
+// its workers were too far behind: a sign of overload.
+func (s *Server) StatelessDropped() int64 { return s.fast.overflow.Load() }
 
 // readFilter runs on sipgo's reader goroutine for every datagram or
 // stream chunk; it must be quick and must never return an error (that
@@ -92,10 +101,10 @@ func (s *Server) readFilter(p sip.TransportReadProps, data []byte) ([]byte, erro
 	}
 	select {
 	case s.fast.jobs <- statelessJob{data: bytes.Clone(data), src: p.RemoteAddr, pc: pc}:
-		return nil, nil // ours now: sipgo skips an empty result
 	default:
-		return data, nil // saturated: sipgo's transaction path takes it
+		s.fast.overflow.Add(1)
 	}
+	return nil, nil // ours either way: sipgo skips an empty result
 }
 
 // startStateless runs the workers until ctx ends.
