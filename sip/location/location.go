@@ -483,11 +483,14 @@ func (sh *shard) markLazyLocked(k aorKey, keys []string) {
 }
 
 // refreshOnly reports whether next differs from cur only in what a
-// re-REGISTER of the same phone over the same flow changes: expiry, CSeq
-// and the update time.
+// re-REGISTER of the same phone over the same flow changes: expiry, CSeq,
+// the update time, and the Call-ID (phones should keep it, RFC 3261
+// §10.2.4, but some start a new one for each refresh). Nothing reads a
+// stored Call-ID or CSeq but the ordering check after a restart, which
+// then errs towards accepting the phone's next REGISTER.
 func refreshOnly(cur, next store.Binding) bool {
 	return cur.Contact == next.Contact && cur.Instance == next.Instance && cur.RegID == next.RegID &&
-		cur.Q == next.Q && cur.CallID == next.CallID && cur.UserAgent == next.UserAgent &&
+		cur.Q == next.Q && cur.UserAgent == next.UserAgent &&
 		cur.Source == next.Source && cur.Transport == next.Transport && cur.Flow == next.Flow &&
 		cur.Node == next.Node && slices.Equal(cur.Path, next.Path)
 }

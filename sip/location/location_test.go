@@ -465,6 +465,16 @@ func TestRefreshesWrittenLater(t *testing.T) {
 	if got := stored("sip:short@1"); !got.Expires.Equal(firstShort) {
 		t.Errorf("refresh of a binding stored for 80 s more written at once: %v", got.Expires)
 	}
+	// Some phones start a new Call-ID for every refresh: still a refresh.
+	long.CallID, long.CSeq = "a2", 1
+	register(long, time.Hour)
+	if err := s.flush(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := stored("sip:long@1"); got.CallID != "a" {
+		t.Errorf("refresh with a new Call-ID written at once: %+v", got)
+	}
+	long.CallID, long.CSeq = "a", 2
 
 	clk.Add(30 * time.Second) // stored short expiry now 50 s away: under two intervals
 	short.CSeq = 3
