@@ -2,6 +2,7 @@ package registrar_test
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/sentralpbx/sentral/sip/auth"
@@ -11,6 +12,7 @@ import (
 type fakeCatalog struct {
 	tenants []store.Tenant
 	exts    []store.Extension
+	index   map[string]int // "tenant/number" -> exts index, as the real catalog's map
 }
 
 func (c *fakeCatalog) TenantByDomain(d string) (store.Tenant, bool) {
@@ -23,12 +25,27 @@ func (c *fakeCatalog) TenantByDomain(d string) (store.Tenant, bool) {
 }
 
 func (c *fakeCatalog) Extension(tid int64, n string) (store.Extension, bool) {
+	if c.index != nil {
+		if i, ok := c.index[fmt.Sprint(tid, "/", n)]; ok {
+			return c.exts[i], true
+		}
+		return store.Extension{}, false
+	}
 	for _, e := range c.exts {
 		if e.TenantID == tid && e.Number == n {
 			return e, true
 		}
 	}
 	return store.Extension{}, false
+}
+
+// indexed makes Extension a map lookup, for benchmarks over many users.
+func (c *fakeCatalog) indexed() *fakeCatalog {
+	c.index = map[string]int{}
+	for i, e := range c.exts {
+		c.index[fmt.Sprint(e.TenantID, "/", e.Number)] = i
+	}
+	return c
 }
 
 func newCatalog(realm string, users map[string]string) *fakeCatalog {
