@@ -37,6 +37,7 @@ type call struct {
 	finals     []int         // status of every final non-2xx, for best()
 	bestRes    *sip.Response // the response chosen so far
 	ringing    bool
+	next       int // Serial: the next target to try
 }
 
 type branch struct {
@@ -85,19 +86,11 @@ func (c *call) run() {
 	c.p.respond(c.req, c.tx, sip.StatusTrying, "Trying", nil, c.log)
 	c.emitBoth(StateTrying)
 
-	for _, t := range c.d.Targets {
-		b := &branch{target: t}
-		c.branches = append(c.branches, b)
-		if err := c.start(b); err != nil {
-			code := sip.StatusServiceUnavailable
-			if errors.Is(err, errFlowGone) {
-				// The phone is not reachable, which is what 480 says; the
-				// caller's best response (and later voicemail) follows it.
-				code = sip.StatusTemporarilyUnavailable
-			}
-			c.log.Info("proxy: branch", zap.String("target", t.URI), zap.String("dst", t.Destination), zap.Error(err))
-			b.final = true
-			c.finals = append(c.finals, code)
+	if c.d.Serial {
+		c.tryNext()
+	} else {
+		for range c.d.Targets {
+			c.startNext()
 		}
 	}
 	c.log.Debug("proxy fork", zap.String("callee", c.d.CalleeExt), zap.Int("branches", len(c.branches)))
@@ -139,6 +132,45 @@ func (c *call) run() {
 		}
 	}
 	c.finish()
+}
+
+// startNext starts a branch to the next target; a target that cannot even
+// be sent to ends its branch at once with the status it stands for.
+func (c *call) startNext() (started bool) {
+	t := c.d.Targets[c.next]
+	c.next++
+	b := &branch{target: t}
+	c.branches = append(c.branches, b)
+	if err := c.start(b); err != nil {
+		code := sip.StatusServiceUnavailable
+		if errors.Is(err, errFlowGone) {
+			// The phone is not reachable, which is what 480 says; the
+			// caller's best response (and later voicemail) follows it.
+			code = sip.StatusTemporarilyUnavailable
+		}
+		c.log.Info("proxy: branch", zap.String("target", t.URI), zap.String("dst", t.Destination), zap.Error(err))
+		b.final = true
+		c.finals = append(c.finals, code)
+		return false
+	}
+	return true
+}
+
+// tryNext starts the next target of a serial decision that can be sent
+// to, if any is left.
+func (c *call) tryNext() {
+	for c.next < len(c.d.Targets) {
+		if c.startNext() {
+			return
+		}
+	}
+}
+
+// failover reports whether a serial call moves on to its next target after
+// a branch ended with code: the trunk failed (timeout, 5xx), not the
+// callee (busy, not found and the like end the search, as 6xx do).
+func failover(code int) bool {
+	return code == sip.StatusRequestTimeout || code >= 500 && code < 600
 }
 
 // start sends the INVITE to one target and starts its pump.
@@ -224,6 +256,7 @@ func (c *call) handle(ev event) {
 		b.final = true
 		c.finals = append(c.finals, code)
 		c.log.Info("proxy: branch failed", zap.String("target", b.target.URI), zap.Int("status", code), zap.Error(ev.err))
+		c.serialNext(code)
 		return
 	}
 	res := ev.res
@@ -273,7 +306,21 @@ func (c *call) handle(ev event) {
 			// §16.7 step 5: a 6xx ends the search everywhere.
 			c.cancelAll()
 		}
+		c.serialNext(res.StatusCode)
 	}
+}
+
+// serialNext moves a serial call on to its next target after a branch
+// ended with code, unless the call is over or the failure was the
+// callee's.
+func (c *call) serialNext(code int) {
+	if !c.d.Serial || c.answered || c.callerGone || c.timedOut || !failover(code) {
+		return
+	}
+	if c.next < len(c.d.Targets) {
+		c.log.Info("proxy: failover", zap.Int("status", code), zap.String("next", c.d.Targets[c.next].URI))
+	}
+	c.tryNext()
 }
 
 // cancelAll asks every unfinished branch to stop: CANCEL now if it sent a

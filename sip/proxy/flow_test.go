@@ -85,7 +85,8 @@ func TestCalleeReachedOverItsFlow(t *testing.T) {
 func startFlowStack(t *testing.T, network string) (*stack, *server.Server) {
 	t.Helper()
 	log := zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))
-	ten := store.Tenant{Meta: store.Meta{ID: 1}, Name: "fjordvik", Domain: testDomain}
+	ten := store.Tenant{Meta: store.Meta{ID: 1}, Name: "fjordvik", Domain: testDomain,
+		Ranges: []store.NumberRange{{Kind: store.RangeExtension, First: "100", Last: "199"}}}
 	cat := &fakeCatalog{tenants: []store.Tenant{ten}}
 	for _, n := range []string{"100", "101"} {
 		md5, _ := auth.HA1(auth.MD5, n, testDomain, testPassword)

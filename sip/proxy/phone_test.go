@@ -71,7 +71,8 @@ type stack struct {
 func startStack(t *testing.T) *stack {
 	t.Helper()
 	log := zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))
-	ten := store.Tenant{Meta: store.Meta{ID: 1}, Name: "fjordvik", Domain: testDomain}
+	ten := store.Tenant{Meta: store.Meta{ID: 1}, Name: "fjordvik", Domain: testDomain,
+		Ranges: []store.NumberRange{{Kind: store.RangeExtension, First: "100", Last: "199"}}}
 	cat := &fakeCatalog{tenants: []store.Tenant{ten}}
 	for _, n := range []string{"100", "101", "102", "103"} {
 		md5, _ := auth.HA1(auth.MD5, n, testDomain, testPassword)

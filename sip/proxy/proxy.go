@@ -182,6 +182,31 @@ type locState struct {
 	Locations
 }
 
+// PlanCatalog is what a catalog provides for number-plan routing: public
+// numbers, groups, trunks, sites and static DECT gateways. A Catalog that
+// also implements it gets dialling with the Norwegian number plan, class
+// of service, trunks and inbound calls (see routing).
+type PlanCatalog interface {
+	routing.PlanState
+	routing.TrunkFinder
+}
+
+// planState is a locState whose catalog knows the number plan.
+type planState struct {
+	locState
+	PlanCatalog
+}
+
+// stateOf combines the catalog and the location service into routing's
+// view, with the number plan when the catalog has it.
+func stateOf(cat Catalog, loc Locations) routing.State {
+	ls := locState{cat, loc}
+	if pc, ok := cat.(PlanCatalog); ok {
+		return planState{ls, pc}
+	}
+	return ls
+}
+
 // New builds a proxy.
 func New(cat Catalog, loc Locations, a Authenticator, g Guard, send Sender, log *zap.Logger, opt Options) (*Proxy, error) {
 	if log == nil {
@@ -202,7 +227,7 @@ func New(cat Catalog, loc Locations, a Authenticator, g Guard, send Sender, log 
 	if len(opt.Listeners) == 0 {
 		return nil, errors.New("proxy: no listeners")
 	}
-	p := &Proxy{st: locState{cat, loc}, cat: cat, authn: a, grd: g, send: send, log: log, opt: opt,
+	p := &Proxy{st: stateOf(cat, loc), cat: cat, authn: a, grd: g, send: send, log: log, opt: opt,
 		dialogs: map[string]dialogInfo{}}
 	p.life, p.end = context.WithCancel(context.Background())
 	for _, l := range opt.Listeners {
@@ -270,6 +295,14 @@ func (p *Proxy) ServeSIP(req *sip.Request, tx sip.ServerTransaction) {
 		log.Debug("proxy challenged", zap.String("reason", d.Why))
 		p.respond(req, tx, sip.StatusProxyAuthRequired, "Proxy Authentication Required", p.challenge(d.Realm, d.Stale), log)
 	case routing.Fork:
+		if d.Direction != routing.DirInbound {
+			// Only a trunk may assert who is calling (RFC 3325 trust
+			// domain); a phone's claim is dropped, ours goes to trunks.
+			for req.RemoveHeader("P-Asserted-Identity") {
+			}
+			for req.RemoveHeader("P-Preferred-Identity") {
+			}
+		}
 		c := newCall(p, req, tx, d, pop, log)
 		c.run()
 	case routing.Forward:
@@ -293,6 +326,7 @@ func (p *Proxy) summarize(req *sip.Request) (in routing.Request, pop int) {
 		port = defaultPort(transportParam(u))
 	}
 	in.URIHostPort = net.JoinHostPort(strings.Trim(u.Host, "[]"), strconv.Itoa(port))
+	in.URITransport = transportParam(u)
 	if f := req.From(); f != nil {
 		in.FromUser, in.FromHost = f.Address.User, strings.ToLower(f.Address.Host)
 	}
@@ -310,6 +344,9 @@ func (p *Proxy) summarize(req *sip.Request) (in routing.Request, pop int) {
 	}
 	in.RouteToUs, in.MoreRoutes = pop > 0, len(routes) > pop
 	in.Loop = p.looped(req)
+	if src, err := sourceIP(req.Source()); err == nil {
+		in.Source = src
+	}
 	if in.ToTag == "" && req.IsInvite() {
 		p.authenticate(req, &in)
 	}
@@ -489,6 +526,9 @@ func (p *Proxy) prepare(req *sip.Request, t routing.Target, pop int, recordRoute
 	// BYE). Forwarding it would hand the callee a digest to attack offline.
 	for out.RemoveHeader("Proxy-Authorization") {
 	}
+	if t.Outbound != nil {
+		presentAs(out, t.Outbound)
+	}
 	// RFC 3581 §4 / RFC 3261 §18.2.1: note where the previous hop really
 	// is, so responses find it through NAT.
 	if via := out.Via(); via != nil {
@@ -534,6 +574,48 @@ func (p *Proxy) prepare(req *sip.Request, t routing.Target, pop int, recordRoute
 		out.Laddr = sip.Addr{}
 	}
 	return out, nil
+}
+
+// presentAs makes a request leaving through a trunk show the caller as the
+// number plan decided: From and P-Asserted-Identity (RFC 3325) with the
+// caller's public number, an anonymous From with Privacy: id when the
+// number is withheld (RFC 3323; the operator still sees the identity, as
+// the law requires for tracing and emergency calls), and the calling
+// site on emergency calls. The From tag stays: it identifies the dialog.
+func presentAs(out *sip.Request, o *routing.Outbound) {
+	for out.RemoveHeader("P-Asserted-Identity") {
+	}
+	for out.RemoveHeader("P-Preferred-Identity") {
+	}
+	for out.RemoveHeader("Privacy") {
+	}
+	from := out.From()
+	if from != nil && o.From != "" {
+		var u sip.Uri
+		if err := sip.ParseUri(o.From, &u); err == nil {
+			from.Address = u
+			from.DisplayName = o.Display
+		}
+	}
+	if o.Identity != "" {
+		out.AppendHeader(sip.NewHeader("P-Asserted-Identity", nameAddr(o.Display, o.Identity)))
+	}
+	if o.Private && from != nil {
+		from.DisplayName = "Anonymous"
+		from.Address = sip.Uri{Scheme: "sip", User: "anonymous", Host: "anonymous.invalid"}
+		out.AppendHeader(sip.NewHeader("Privacy", "id"))
+	}
+	if o.Emergency != "" {
+		out.AppendHeader(sip.NewHeader(routing.EmergencyHeader, o.Emergency))
+	}
+}
+
+// nameAddr formats a name-addr, quoting the display name.
+func nameAddr(display, uri string) string {
+	if display == "" {
+		return "<" + uri + ">"
+	}
+	return strconv.Quote(display) + " <" + uri + ">"
 }
 
 func recordRouteTo(s selfAddr) *sip.RecordRouteHeader {

@@ -8,23 +8,34 @@
 //  1. Max-Forwards 0: 483 Too Many Hops. A request we already forwarded
 //     coming back unchanged (our own Via with the same branch key): 482.
 //  2. In-dialog requests (To tag present) are forwarded only along a
-//     Route we put there (Record-Route), and only to a registered contact
-//     of the tenant, reached over the flow it registered from. Anything
-//     else in a dialog gets 404: Sentral relays no dialog it did not set up.
+//     Route we put there (Record-Route): to a registered contact of the
+//     tenant, reached over the flow it registered from, or to a trunk's
+//     operator; requests from a trunk reach the phone of its tenant the
+//     dialog names. Anything else in a dialog gets 404: Sentral relays no
+//     dialog it did not set up.
 //  3. Out of dialog, only INVITE is routed for now; MESSAGE, SUBSCRIBE,
 //     OPTIONS to a user and the rest get 501 until presence and messaging
 //     arrive. A CANCEL that matched no transaction gets 481.
-//  4. A request-URI domain no tenant owns gets 403 (no relay), after the
+//  4. An INVITE from a trunk's address is an inbound call: its
+//     request-URI names one of the trunk tenant's public numbers (plan.go).
+//  5. A request-URI domain no tenant owns gets 403 (no relay), after the
 //     caller has proved to be one of our extensions (407 first) when its
-//     From domain is ours; trunks will take that case later.
-//  5. The caller must be authenticated (407) as the extension in From, in
+//     From domain is ours.
+//  6. The caller must be authenticated (407) as the extension in From, in
 //     the tenant of the From domain.
-//  6. An unknown or disabled number in a known tenant gets 404; a known
-//     extension without bindings is Unavailable (480 today, voicemail
-//     later); otherwise the call forks in parallel to every binding.
+//  7. What the extension dialled is classified by the tenant's number plan
+//     (sip/dialplan): emergency numbers go out through the trunks whatever
+//     the class of service, emergency trunks first; internal numbers ring
+//     extensions (all bindings in parallel, or a static DECT gateway),
+//     groups or the switchboard; the tenant's own public numbers ring here;
+//     other numbers go out through the trunks whose routes match, one after
+//     another, if the extension's class of service allows (else 403).
+//     Unknown or disabled numbers get 404; a known extension without
+//     bindings is Unavailable (480 today, voicemail later).
 package routing
 
 import (
+	"net/netip"
 	"strings"
 
 	"github.com/sentralpbx/sentral/store"
@@ -37,8 +48,9 @@ type Request struct {
 	// case) and the whole URI in the canonical form the registrar stores
 	// contacts in (lower-case scheme and host).
 	URIUser, URIHost, URI string
-	// URIHostPort is the request-URI's host:port (default port filled in).
-	URIHostPort string
+	// URIHostPort is the request-URI's host:port (default port filled in);
+	// URITransport its transport parameter (lower case, "" when absent).
+	URIHostPort, URITransport string
 	// URIIsUs: the request-URI host is one of our own listener addresses
 	// (phones that dial sip:101@192.0.2.10 instead of the domain).
 	URIIsUs               bool
@@ -52,6 +64,9 @@ type Request struct {
 	AuthTenantID          int64
 	AuthExt               string // extension number the credentials belong to
 	AuthStale             bool   // the answer was right but its nonce stale
+	// Source is the address the request came from: requests from a
+	// trunk's peer addresses are inbound calls.
+	Source netip.Addr
 }
 
 // State is what Decide reads; the catalog (tenants, extensions) and the
@@ -60,6 +75,14 @@ type State interface {
 	TenantByDomain(domain string) (store.Tenant, bool)
 	Extension(tenantID int64, number string) (store.Extension, bool)
 	Bindings(tenantID int64, number string) []store.Binding
+}
+
+// TrunkFinder tells which trunk a source address belongs to. A State that
+// also implements PlanState and TrunkFinder gets number-plan routing:
+// dialling with normalisation and class of service, trunks, public
+// numbers, groups and static DECT (plan.go).
+type TrunkFinder interface {
+	TrunkFrom(addr netip.Addr) (store.Trunk, bool)
 }
 
 // Kind says what the proxy does with a request.
@@ -112,6 +135,8 @@ type Target struct {
 	// Number is the extension the target belongs to; Q its binding's q.
 	Number string
 	Q      float64
+	// Outbound is set on trunk targets: how the call presents itself.
+	Outbound *Outbound
 }
 
 // Decision is the outcome of Decide.
@@ -125,6 +150,17 @@ type Decision struct {
 	CallerTenant, CalleeTenant store.Tenant
 	CallerExt, CalleeExt       string
 	Targets                    []Target
+	// Serial: try Targets one after another, the next when one fails
+	// with 408, 5xx or no answer at all (trunk failover); otherwise all at
+	// once.
+	Serial bool
+	// For call records: Direction (Dir*), what was dialled and its
+	// normalised form, the external party's number (Caller on inbound
+	// calls, Callee on outbound ones) and the trunk an inbound call came
+	// over.
+	Direction, Dialled, Normalised string
+	Caller, Callee                 string
+	InboundTrunk                   *Outbound
 	// Why explains the decision for logs; never sent to the peer.
 	Why string
 }
@@ -137,7 +173,9 @@ const (
 	StatusTransactionNotExists = 481
 	StatusLoopDetected         = 482
 	StatusTooManyHops          = 483
+	StatusAddressIncomplete    = 484
 	StatusNotImplemented       = 501
+	StatusServiceUnavailable   = 503
 )
 
 func reject(code int, reason, why string) Decision {
@@ -169,6 +207,13 @@ func Decide(req Request, st State) Decision {
 		return reject(StatusForbidden, "No Relay", "route beyond us out of dialog")
 	}
 
+	ps, _ := st.(PlanState)
+	if tf, ok := st.(TrunkFinder); ok && ps != nil && req.Source.IsValid() {
+		if trunk, ok := tf.TrunkFrom(req.Source); ok {
+			return inbound(req, st, ps, trunk)
+		}
+	}
+
 	callerTenant, callerOurs := st.TenantByDomain(req.FromHost)
 	calleeDomain := req.URIHost
 	if req.URIIsUs {
@@ -178,7 +223,8 @@ func Decide(req Request, st State) Decision {
 
 	if !callerOurs {
 		// Nobody we could authenticate: a stranger may neither relay
-		// through us nor, until trunks exist, call our extensions.
+		// through us nor call our extensions (trunks are recognised by
+		// their addresses above).
 		if !calleeOurs {
 			return reject(StatusForbidden, "No Relay", "foreign request-uri domain "+calleeDomain+" from foreign caller")
 		}
@@ -194,25 +240,17 @@ func Decide(req Request, st State) Decision {
 		return d.reject(StatusForbidden, "Forbidden", "credentials of "+req.AuthExt+" used for from "+req.FromUser)
 	}
 	if !calleeOurs {
-		return d.reject(StatusForbidden, "No Relay", "foreign request-uri domain "+calleeDomain+" (no trunks yet)")
+		// Public numbers are dialled at our own domain; a foreign SIP
+		// domain would make us an open relay.
+		return d.reject(StatusForbidden, "No Relay", "foreign request-uri domain "+calleeDomain)
 	}
-	ext, ok := st.Extension(calleeTenant.ID, req.URIUser)
-	if !ok || !ext.Enabled {
-		return d.reject(StatusNotFound, "Not Found", "no enabled extension "+req.URIUser)
+	if calleeTenant.ID != callerTenant.ID {
+		// Another tenant of this centre, by its domain: only its internal
+		// numbers, never its trunks.
+		d.Direction, d.Dialled, d.Normalised = DirInternal, req.URIUser, req.URIUser
+		return ringNumber(st, ps, calleeTenant, req.URIUser, d, 1)
 	}
-	bs := st.Bindings(calleeTenant.ID, ext.Number)
-	if len(bs) == 0 {
-		d.Kind, d.Code, d.Reason, d.Why = Unavailable, StatusTemporarilyUnavail, "Temporarily Unavailable", "no bindings"
-		return d
-	}
-	// Bindings come highest q first; all are tried at once for now. A
-	// sequential search by q groups can slot in here without touching the
-	// proxy, which already executes any target list.
-	d.Kind, d.Why = Fork, "parallel fork"
-	for _, b := range bs {
-		d.Targets = append(d.Targets, targetOf(b))
-	}
-	return d
+	return dial(req, st, ps, d)
 }
 
 func (d Decision) reject(code int, reason, why string) Decision {
@@ -250,7 +288,78 @@ func inDialog(req Request, st State) Decision {
 			}
 		}
 	}
+	if d, ok := trunkDialog(req, st); ok {
+		return d
+	}
 	return reject(StatusNotFound, "Not Found", "in-dialog target "+req.URI+" is no registered contact")
+}
+
+// trunkDialog routes in-dialog requests of calls through trunks: towards
+// the operator (the request-URI is a trunk's address) and from it (the
+// phone is found in the trunk's tenant, by its number or by the public
+// number the dialog names).
+func trunkDialog(req Request, st State) (Decision, bool) {
+	ps, _ := st.(PlanState)
+	tf, _ := st.(TrunkFinder)
+	if ps == nil || tf == nil {
+		return Decision{}, false
+	}
+	if tr, ok := trunkOfURI(req, st, ps, tf); ok {
+		tp := req.URITransport
+		if tp == "" {
+			tp = transportOf(tr)
+		}
+		return Decision{Kind: Forward, Why: "trunk " + tr.Name,
+			Targets: []Target{{URI: req.URI, Transport: tp, Destination: req.URIHostPort}}}, true
+	}
+	if !req.Source.IsValid() {
+		return Decision{}, false
+	}
+	tr, ok := tf.TrunkFrom(req.Source)
+	if !ok {
+		return Decision{}, false
+	}
+	tenant, ok := ps.Tenant(tr.TenantID)
+	if !ok {
+		return Decision{}, false
+	}
+	numbers := uniq(req.URIUser, req.ToUser, req.FromUser)
+	for _, n := range []string{req.ToUser, req.FromUser} {
+		if t, ok := ps.DID(inboundNumber(n)); ok && t.TenantID == tenant.ID && t.Kind == DIDExtension {
+			numbers = append(numbers, t.Number)
+		}
+	}
+	for _, n := range uniq(numbers...) {
+		for _, b := range st.Bindings(tenant.ID, n) {
+			if sameURI(b.Contact, req.URI) || req.URIHostPort != "" && req.URIHostPort == b.Source {
+				return Decision{Kind: Forward, Why: "registered contact, from trunk " + tr.Name, CalleeTenant: tenant,
+					CalleeExt: n, Targets: []Target{targetOf(b)}}, true
+			}
+		}
+	}
+	return Decision{}, false
+}
+
+// trunkOfURI finds the trunk whose operator the request-URI names: by
+// address, or by host name among the trunks of the dialog's tenants.
+func trunkOfURI(req Request, st State, ps PlanState, tf TrunkFinder) (store.Trunk, bool) {
+	if ap, err := netip.ParseAddrPort(req.URIHostPort); err == nil {
+		if tr, ok := tf.TrunkFrom(ap.Addr().Unmap()); ok {
+			return tr, true
+		}
+	}
+	for _, host := range uniq(req.ToHost, req.FromHost) {
+		t, ok := st.TenantByDomain(host)
+		if !ok {
+			continue
+		}
+		for _, tr := range ps.Trunks(t.ID) {
+			if strings.EqualFold(tr.Host, req.URIHost) {
+				return tr, true
+			}
+		}
+	}
+	return store.Trunk{}, false
 }
 
 func targetOf(b store.Binding) Target {

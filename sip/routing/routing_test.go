@@ -42,7 +42,8 @@ func (f fakeState) Bindings(tid int64, n string) []store.Binding {
 }
 
 func TestDecide(t *testing.T) {
-	fv := store.Tenant{Meta: store.Meta{ID: 1}, Name: "fjordvik", Domain: "fjordvik.test"}
+	fv := store.Tenant{Meta: store.Meta{ID: 1}, Name: "fjordvik", Domain: "fjordvik.test",
+		Ranges: []store.NumberRange{{Kind: store.RangeExtension, First: "100", Last: "199"}}}
 	os := store.Tenant{Meta: store.Meta{ID: 2}, Name: "oslo", Domain: "oslo.test"}
 	desk := store.Binding{TenantID: 1, Number: "101", Contact: "sip:101@10.0.0.5:5062", Q: 1,
 		Source: "198.51.100.7:40000", Transport: "udp"}
