@@ -50,7 +50,10 @@ func (p planState) Trunks(tid int64) []store.Trunk {
 
 func (p planState) Site(id int64) (store.Site, bool) { s, ok := p.sites[id]; return s, ok }
 
-func (p planState) StaticDECT(tid int64, n string) (string, bool) { a, ok := p.dect[key(tid, n)]; return a, ok }
+func (p planState) StaticDECT(tid int64, n string) (string, bool) {
+	a, ok := p.dect[key(tid, n)]
+	return a, ok
+}
 
 func (p planState) TrunkFrom(a netip.Addr) (store.Trunk, bool) { t, ok := p.peers[a]; return t, ok }
 
