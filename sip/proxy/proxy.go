@@ -49,6 +49,13 @@ type Catalog interface {
 	Extension(tenantID int64, number string) (store.Extension, bool)
 }
 
+// DeviceAuth, when the Catalog also implements it, lets a desk phone call
+// from any extension on its line keys with its own credentials (as it
+// registers them; see registrar.DeviceAuth).
+type DeviceAuth interface {
+	DeviceCredentials(tenantID int64, authUser, number, realm string) (auth.Credentials, bool)
+}
+
 // Locations gives the bindings of an AOR (*location.Service).
 type Locations interface {
 	Bindings(tenantID int64, number string) []store.Binding
@@ -366,10 +373,19 @@ func (p *Proxy) authenticate(req *sip.Request, in *routing.Request) {
 	ext, found := p.cat.Extension(tenant.ID, in.FromUser)
 	usable := found && ext.Enabled && ext.HasCredentials()
 	res := p.authn.Verify(req.Method.String(), h.Value(), tenant.Domain, func(user string) (auth.Credentials, bool) {
-		if !usable || user != in.FromUser {
+		switch {
+		case !found || !ext.Enabled:
 			return auth.Credentials{}, false
+		case user == in.FromUser && usable:
+			return auth.Credentials{HA1MD5: ext.HA1MD5, HA1SHA256: ext.HA1SHA256}, true
+		case user != in.FromUser:
+			// A desk phone calls from any of its lines with its own
+			// credentials.
+			if da, ok := p.cat.(DeviceAuth); ok {
+				return da.DeviceCredentials(tenant.ID, user, in.FromUser, tenant.Domain)
+			}
 		}
-		return auth.Credentials{HA1MD5: ext.HA1MD5, HA1SHA256: ext.HA1SHA256}, true
+		return auth.Credentials{}, false
 	})
 	src, srcErr := sourceIP(req.Source())
 	switch {

@@ -13,6 +13,7 @@ type fakeCatalog struct {
 	tenants []store.Tenant
 	exts    []store.Extension
 	index   map[string]int // "tenant/number" -> exts index, as the real catalog's map
+	devices map[string]fakeDevice
 }
 
 func (c *fakeCatalog) TenantByDomain(d string) (store.Tenant, bool) {
@@ -68,3 +69,26 @@ func (nopBindings) Delete(context.Context, int64, string, []string) error { retu
 func (nopBindings) DeleteAOR(context.Context, int64, string) error        { return nil }
 func (nopBindings) List(context.Context, int64) ([]store.Binding, error)  { return nil, nil }
 func (nopBindings) Purge(context.Context, time.Time) (int, error)         { return 0, nil }
+
+// fakeDevice is a desk phone with its own credentials and line keys.
+type fakeDevice struct {
+	tenant int64
+	secret string
+	lines  []string
+}
+
+// DeviceCredentials implements registrar.DeviceAuth over c.devices.
+func (c *fakeCatalog) DeviceCredentials(tenantID int64, authUser, number, realm string) (auth.Credentials, bool) {
+	d, ok := c.devices[authUser]
+	if !ok || d.tenant != tenantID {
+		return auth.Credentials{}, false
+	}
+	for _, l := range d.lines {
+		if l == number {
+			md5, _ := auth.HA1(auth.MD5, authUser, realm, d.secret)
+			sha, _ := auth.HA1(auth.SHA256, authUser, realm, d.secret)
+			return auth.Credentials{HA1MD5: md5, HA1SHA256: sha}, true
+		}
+	}
+	return auth.Credentials{}, false
+}

@@ -16,8 +16,11 @@
 //     the registrar reports each digest failure and success to the guard.
 //   - Only the failure itself counts towards a ban: the first unauthenticated
 //     REGISTER of a normal exchange and a stale nonce are not failures.
-//   - The digest username must be the AOR's user: extension 100 cannot
-//     register a contact for 101 with its own password.
+//   - The digest username must be the AOR's user (extension 100 cannot
+//     register a contact for 101 with its own password), or the AuthUser of
+//     a desk phone that carries the AOR on a line key, with that phone's
+//     own secret (per-device credentials, written into its provisioned
+//     configuration).
 package registrar
 
 import (
@@ -196,10 +199,17 @@ func (r *Registrar) decide(req *sip.Request) reply {
 		return rep.with(sip.StatusUnauthorized, "Unauthorized", "no credentials")
 	}
 	res := r.authn.Verify(string(req.Method), authz.Value(), tenant.Domain, func(user string) (auth.Credentials, bool) {
-		if !usable || user != number {
+		switch {
+		case !found || !ext.Enabled:
 			return auth.Credentials{}, false
+		case user == number && usable:
+			return auth.Credentials{HA1MD5: ext.HA1MD5, HA1SHA256: ext.HA1SHA256}, true
+		case user != number:
+			if da, ok := r.cat.(DeviceAuth); ok {
+				return da.DeviceCredentials(tenant.ID, user, number, tenant.Domain)
+			}
 		}
-		return auth.Credentials{HA1MD5: ext.HA1MD5, HA1SHA256: ext.HA1SHA256}, true
+		return auth.Credentials{}, false
 	})
 	switch {
 	case res.Repeated && r.applied(req, tenant, ext, &rep):

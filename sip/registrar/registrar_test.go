@@ -25,6 +25,7 @@ import (
 const realm = "fjordvik.test"
 
 type harness struct {
+	cat   *fakeCatalog
 	reg   *registrar.Registrar
 	srv   *server.Server
 	guard *auth.Guard
@@ -52,7 +53,7 @@ func start(t *testing.T, banAfter int, networks ...string) *harness {
 		t.Fatal(err)
 	}
 	// As serve wires it: UDP statelessly, the rest through transactions.
-	h.reg = reg
+	h.reg, h.cat = reg, cat
 	srv.Handle(sip.REGISTER, reg.ServeSIP)
 	srv.HandleStateless(sip.REGISTER, reg.Respond)
 	testrun.Start(t, srv.Serve)
@@ -486,4 +487,38 @@ func digestFor(chal *sip.Response, req *sip.Request, user, password string, nc i
 		return cred.String(), nil
 	}
 	return "", fmt.Errorf("no MD5 challenge")
+}
+
+// TestDeviceCredentials: a desk phone registers the extensions on its line
+// keys with its own AuthUser and secret; not other extensions, and a
+// wrong secret or unknown device looks like any wrong password.
+func TestDeviceCredentials(t *testing.T) {
+	h := start(t, 10, "udp")
+	h.cat.devices = map[string]fakeDevice{"ph001565aabbcc": {tenant: 1, secret: "Qx7pLm2ZcV9nTr4sWd8k", lines: []string{"100", "101"}}}
+	p := newPhone(t, h, "udp")
+	c := []string{"<sip:100@127.0.0.1:5999>"}
+	for _, tc := range []struct {
+		aor, user, password string
+		want                int
+	}{
+		{"100", "ph001565aabbcc", "Qx7pLm2ZcV9nTr4sWd8k", 200},
+		{"101", "ph001565aabbcc", "Qx7pLm2ZcV9nTr4sWd8k", 200},
+		{"100", "ph001565aabbcc", "wrong-secret-000000", 401},
+		{"102", "ph001565aabbcc", "Qx7pLm2ZcV9nTr4sWd8k", 401}, // no such extension
+		{"100", "ph999999999999", "Qx7pLm2ZcV9nTr4sWd8k", 401}, // no such device
+		{"100", "101", "s3cret-101", 401},                      // another extension's own password
+	} {
+		req := p.request(tc.aor, c, 120)
+		first := p.send(req)
+		if first == nil || first.StatusCode != 401 {
+			t.Fatalf("%s as %s: first %s", tc.aor, tc.user, status(first))
+		}
+		req = p.request(tc.aor, c, 120)
+		if err := authorize(req, first, tc.user, tc.password, auth.SHA256); err != nil {
+			t.Fatal(err)
+		}
+		if res := p.send(req); res == nil || res.StatusCode != tc.want {
+			t.Errorf("%s as %s: %s, want %d", tc.aor, tc.user, status(res), tc.want)
+		}
+	}
 }
