@@ -18,6 +18,9 @@ type DeviceInput struct {
 	Site        *string
 	Description *string
 	Lines       *[]string
+	// AuthUser is the phone's own SIP and provisioning username; "" gives
+	// the default, "ph" and the MAC.
+	AuthUser *string
 }
 
 // DeviceView is a device with its site and line extensions by natural key.
@@ -35,7 +38,7 @@ var devices = entity[store.Device, DeviceView]{
 	kind: kindDevice,
 	repo: store.Store.Devices,
 	fields: map[string]string{"mac": "MAC", "model": "--model", "site_id": "--site", "lines": "--line",
-		"extension_id": "--line"},
+		"extension_id": "--line", "auth_user": "--auth-user", "secret": "--rotate"},
 	view: func(n *names, d *store.Device) DeviceView {
 		v := DeviceView{Device: *d, Site: n.site(d.SiteID), LineNumbers: []string{}}
 		for _, l := range d.Lines {
@@ -66,7 +69,51 @@ func (s *Service) applyDevice(ctx context.Context, t store.Tenant, d *store.Devi
 	if d.Lines == nil {
 		d.Lines = []store.DeviceLine{}
 	}
+	if in.AuthUser != nil {
+		u := strings.ToLower(strings.TrimSpace(*in.AuthUser))
+		if u == "" {
+			u = store.DefaultAuthUser(d.MAC)
+		}
+		if !store.ValidAuthUser(u) {
+			return Invalid("--auth-user", u, "is not a valid username: 3 to 64 lower-case letters, digits, dots, underscores or hyphens, starting with a letter",
+				fmt.Sprintf(`give e.g. --auth-user resepsjon-1, or --auth-user "" for the default %s`, store.DefaultAuthUser(d.MAC)))
+		}
+		d.AuthUser = u
+	}
 	return nil
+}
+
+// DeviceSecretView is a desk phone's own credentials, shown on request
+// only: they are what its configuration file carries.
+type DeviceSecretView struct {
+	Tenant   string `json:"tenant"`
+	MAC      string `json:"mac"`
+	AuthUser string `json:"auth_user"`
+	Secret   string `json:"secret"`
+	Rotated  bool   `json:"rotated"`
+}
+
+// DeviceSecret shows a desk phone's username and secret; with rotate it
+// first replaces the secret with a new random one (the phone must then
+// fetch its new configuration before it can register again).
+func (s *Service) DeviceSecret(ctx context.Context, tenant, mac string, rotate bool) (DeviceSecretView, error) {
+	t, err := s.Tenant(ctx, tenant)
+	if err != nil {
+		return DeviceSecretView{}, err
+	}
+	d, err := devices.find(ctx, s.st, t, mac)
+	if err != nil {
+		return DeviceSecretView{}, err
+	}
+	if rotate {
+		if d.Secret, err = store.NewDeviceSecret(); err != nil {
+			return DeviceSecretView{}, err
+		}
+		if err := s.st.Devices().Update(ctx, &d); err != nil {
+			return DeviceSecretView{}, fmt.Errorf("rotate the secret of device %s: %w", d.MAC, devices.explain(err))
+		}
+	}
+	return DeviceSecretView{Tenant: t.Name, MAC: d.MAC, AuthUser: d.AuthUser, Secret: d.Secret, Rotated: rotate}, nil
 }
 
 // parseLines reads "KEY=NUMBER" line assignments.

@@ -69,7 +69,7 @@ func (e entity[T, V]) explain(err error) error {
 	for k, v := range e.fields {
 		fields[k] = v
 	}
-	return Explain(err, e.kind.noun, fields)
+	return explainDID(err, e.kind.noun, fields)
 }
 
 // add builds a new entity with build (which sets its key and fields) and creates it.

@@ -23,6 +23,8 @@ type ExtensionInput struct {
 	Person           *string
 	COS              *string
 	Enabled          *bool
+	DID              *string // direct public number; "" removes it
+	HideCallerID     *bool
 }
 
 // ExtensionFilter narrows a listing of extensions; empty fields match all.
@@ -49,6 +51,7 @@ type ExtensionView struct {
 var extFields = map[string]string{
 	"number": "NUMBER", "display_name": "--name", "department_id": "--dept", "site_id": "--site",
 	"person_id": "--person", "cos": "--cos", "tenant_id": "--tenant", "ranges": "--ext-range",
+	"did": "--did", "hide_caller_id": "--hide-caller-id",
 	// what a refused removal blames: the extension is still on a phone, a handset or in a group
 	"id": "NUMBER", "extension_id": "NUMBER", "lines": "NUMBER", "members": "NUMBER",
 }
@@ -108,6 +111,14 @@ func (s *Service) applyExtension(ctx context.Context, st store.Store, t store.Te
 	}
 	if in.Enabled != nil {
 		e.Enabled = *in.Enabled
+	}
+	if in.HideCallerID != nil {
+		e.HideCallerID = *in.HideCallerID
+	}
+	if in.DID != nil {
+		if e.DID, err = checkOwnDID("--did", *in.DID, t); err != nil {
+			return "", err
+		}
 	}
 	if in.Dept != nil {
 		if e.DepartmentID, err = optRef(ctx, st.Departments(), t, kindDept, "--dept", *in.Dept); err != nil {
@@ -170,7 +181,7 @@ func (s *Service) AddExtension(ctx context.Context, tenant, number string, in Ex
 		return ExtensionView{}, err
 	}
 	if err := s.st.Extensions().Create(ctx, &e); err != nil {
-		return ExtensionView{}, fmt.Errorf("add extension %s: %w", number, Explain(err, "ext", extFields))
+		return ExtensionView{}, fmt.Errorf("add extension %s: %w", number, explainDID(err, "ext", extFields))
 	}
 	v, err := s.extView(t, newNames(ctx, s.st, t.ID), e)
 	v.GeneratedPassword = generated
@@ -244,7 +255,7 @@ func (s *Service) UpdateExtension(ctx context.Context, tenant, number string, in
 		return ExtensionView{}, err
 	}
 	if err := s.st.Extensions().Update(ctx, &e); err != nil {
-		return ExtensionView{}, fmt.Errorf("update extension %s: %w", e.Number, Explain(err, "ext", extFields))
+		return ExtensionView{}, fmt.Errorf("update extension %s: %w", e.Number, explainDID(err, "ext", extFields))
 	}
 	v, err := s.extView(t, newNames(ctx, s.st, t.ID), e)
 	v.GeneratedPassword = generated

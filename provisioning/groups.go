@@ -15,6 +15,7 @@ type GroupInput struct {
 	Name, Strategy *string
 	RingSeconds    *int
 	Members        *[]string // extension numbers
+	DID            *string   // direct public number; "" removes it
 }
 
 // GroupView is a group with its members by extension number.
@@ -31,7 +32,7 @@ var groups = entity[store.Group, GroupView]{
 	kind: kindGroup,
 	repo: store.Store.Groups,
 	fields: map[string]string{"number": "NUMBER", "name": "--name", "strategy": "--strategy", "ring_seconds": "--ring-seconds",
-		"members": "--member", "extension_id": "--member", "ranges": "--ext-range"},
+		"members": "--member", "extension_id": "--member", "ranges": "--ext-range", "did": "--did"},
 	view: func(n *names, g *store.Group) GroupView {
 		v := GroupView{Group: *g, MemberNumbers: []string{}}
 		for _, id := range g.Members {
@@ -80,6 +81,12 @@ func (s *Service) applyGroup(ctx context.Context, t store.Tenant, g *store.Group
 	}
 	if g.Members == nil {
 		g.Members = []int64{}
+	}
+	if in.DID != nil {
+		var err error
+		if g.DID, err = checkOwnDID("--did", *in.DID, t); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -20,7 +20,7 @@ import (
 
 // ImportColumns are the columns an extension import understands, in the
 // order the documentation lists them.
-var ImportColumns = []string{"number", "name", "department", "department_name", "site", "cos", "password", "pin", "email", "enabled"}
+var ImportColumns = []string{"number", "name", "department", "department_name", "site", "cos", "password", "pin", "email", "enabled", "did"}
 
 // ImportOptions tune an extension import.
 type ImportOptions struct {
@@ -86,6 +86,7 @@ type ImportedRow struct {
 	Enabled     bool   `json:"enabled"`
 	Credentials bool   `json:"credentials"`
 	PIN         bool   `json:"voicemail_pin"`
+	DID         string `json:"did,omitempty"`
 }
 
 // ImportResult is what an import did (or, with DryRun, would do).
@@ -103,7 +104,7 @@ type importRow struct {
 	line                         int
 	number, name, dept, deptName string
 	site, password, pin, email   string
-	cosRaw, enabledRaw           string
+	cosRaw, enabledRaw, did      string
 	ext                          store.Extension
 }
 
@@ -241,7 +242,7 @@ func parseImport(r io.Reader) ([]*importRow, []RowError) {
 		}
 		rows = append(rows, &importRow{line: line, number: get("number"), name: get("name"), dept: get("department"),
 			deptName: get("department_name"), site: get("site"), cosRaw: get("cos"), pin: get("pin"),
-			email: get("email"), enabledRaw: get("enabled"),
+			email: get("email"), enabledRaw: get("enabled"), did: get("did"),
 			// Passwords are taken as typed: spaces may be part of one.
 			password: func() string {
 				if i := col["password"]; i != 0 {
@@ -313,6 +314,15 @@ func (s *Service) planImport(ctx context.Context, t store.Tenant, rows []*import
 	if err != nil {
 		return nil, nil, fmt.Errorf("import: list people: %w", err)
 	}
+	// Public numbers already answered in the tenant. A DID must lie in the
+	// tenant's own DID blocks, which no other tenant's overlap, so the
+	// tenant's own entities are all that can hold it (the store checks
+	// every tenant again when the rows are written).
+	didUsers, err := s.didUsers(ctx, t)
+	if err != nil {
+		return nil, nil, err
+	}
+	seenDID := map[string]int{} // DID -> first row
 	p := &importPlan{t: t, rows: rows, deptNames: map[string]string{}, deptRow: map[string]int{}, siteRow: map[string]int{},
 		personRow: map[string]int{}, personName: map[string]string{}}
 	var errs []RowError
@@ -340,6 +350,21 @@ func (s *Service) planImport(ctx context.Context, t store.Tenant, rows []*import
 			bad("name", &Error{Problem: "is required", Fix: "give the name shown on phones, e.g. Kari Nordmann"})
 		}
 		r.ext = store.Extension{TenantID: t.ID, Number: r.number, DisplayName: r.name, COS: DefaultCOS, Enabled: true}
+		if r.did != "" {
+			d, err := checkOwnDID("did", r.did, t)
+			switch {
+			case err != nil:
+				bad("did", err)
+			case seenDID[d] != 0:
+				bad("did", &Error{Value: d, Problem: fmt.Sprintf("duplicates row %d of this file", seenDID[d]), Fix: "give each direct number once"})
+			case didUsers[d] != "":
+				bad("did", &Error{Value: d, Problem: "is already the direct number of " + didUsers[d],
+					Fix: "remove it from the row, or first take it from its holder with `sentral ext update` or `sentral group update` and --did \"\""})
+			default:
+				seenDID[d] = r.line
+				r.did = d
+			}
+		}
 		if r.cosRaw != "" {
 			if c, err := ParseCOS("cos", r.cosRaw); err != nil {
 				bad("cos", err)
@@ -419,7 +444,7 @@ func fillResult(res *ImportResult, p *importPlan) {
 	res.CreatedPeople = append(res.CreatedPeople, p.newPeople...)
 	for _, r := range p.rows {
 		res.Extensions = append(res.Extensions, ImportedRow{Row: r.line, Number: r.number, Name: r.name, Department: r.dept, Site: r.site,
-			Email: r.email, COS: string(r.ext.COS), Enabled: r.ext.Enabled, Credentials: r.password != "", PIN: r.pin != ""})
+			Email: r.email, COS: string(r.ext.COS), Enabled: r.ext.Enabled, Credentials: r.password != "", PIN: r.pin != "", DID: r.did})
 	}
 }
 
@@ -475,7 +500,7 @@ func hashRow(t store.Tenant, r *importRow) error {
 // importColumns maps store fields to the import's CSV columns.
 var importColumns = map[string]string{
 	"number": "number", "display_name": "name", "department_id": "department", "site_id": "site",
-	"person_id": "email", "cos": "cos", "code": "department", "name": "site", "email": "email",
+	"person_id": "email", "cos": "cos", "code": "department", "name": "site", "email": "email", "did": "did",
 }
 
 // applyImport writes a validated plan in one transaction. A refusal by the
@@ -557,12 +582,41 @@ func (s *Service) applyImport(ctx context.Context, p *importPlan) error {
 			}); err != nil {
 				return refused(r.line, err)
 			}
+			r.ext.DID = r.did
 			if err := tx.Extensions().Create(ctx, &r.ext); err != nil {
 				return refused(r.line, err)
 			}
 		}
 		return nil
 	})
+}
+
+// didUsers maps the public numbers a tenant's extensions, groups and
+// switchboard answer to a description of their holder.
+func (s *Service) didUsers(ctx context.Context, t store.Tenant) (map[string]string, error) {
+	out := map[string]string{}
+	exts, err := s.st.Extensions().List(ctx, store.ListOptions{TenantID: t.ID})
+	if err != nil {
+		return nil, fmt.Errorf("import: list extensions: %w", err)
+	}
+	for _, e := range exts {
+		if e.DID != "" {
+			out[e.DID] = "extension " + e.Number
+		}
+	}
+	groups, err := s.st.Groups().List(ctx, store.ListOptions{TenantID: t.ID})
+	if err != nil {
+		return nil, fmt.Errorf("import: list groups: %w", err)
+	}
+	for _, g := range groups {
+		if g.DID != "" {
+			out[g.DID] = "group " + g.Number
+		}
+	}
+	if strings.HasPrefix(t.SwitchboardNumber, "+") {
+		out[t.SwitchboardNumber] = "the switchboard of tenant " + t.Name
+	}
+	return out, nil
 }
 
 // splitName makes a directory entry from a display name: the last word is

@@ -1,6 +1,7 @@
 package provisioning
 
 import (
+	"errors"
 	"fmt"
 	"net/mail"
 	"strings"
@@ -179,6 +180,36 @@ func CheckDID(field, s string) (string, error) {
 		return "", Invalid(field, s, "is not a public number", "give an E.164 number (+4755550000) or an 8-digit Norwegian number (55550000)")
 	}
 	return d, nil
+}
+
+// checkOwnDID reads a direct public number for an extension or a group:
+// empty (none), or E.164 inside the tenant's DID ranges. The store makes
+// the same check; checking first gives the better message.
+func checkOwnDID(field, s string, t store.Tenant) (string, error) {
+	d, err := CheckDID(field, s)
+	if err != nil || d == "" {
+		return d, err
+	}
+	if !store.InRanges(t.Ranges, store.RangeDID, d) {
+		ranges := store.FormatRanges(t.Ranges, store.RangeDID)
+		if ranges == "" {
+			return "", &Error{Field: field, Value: d, Problem: fmt.Sprintf("tenant %s has no DID ranges", t.Name),
+				Fix: fmt.Sprintf("give the tenant its block of public numbers first: `sentral tenant update %s --did-range ...`", t.Name), Err: store.ErrInvalid}
+		}
+		return "", &Error{Field: field, Value: d, Problem: fmt.Sprintf("is outside tenant %s's DID ranges (%s)", t.Name, ranges),
+			Fix: fmt.Sprintf("use a number in %s, or widen the ranges with `sentral tenant update %s --did-range ...`", ranges, t.Name), Err: store.ErrInvalid}
+	}
+	return d, nil
+}
+
+// explainDID explains a store refusal like Explain, with a fix that says
+// how to free a direct number already in use.
+func explainDID(err error, noun string, fields map[string]string) error {
+	e := Explain(err, noun, fields)
+	if pe, ok := e.(*Error); ok && errors.Is(err, store.ErrExists) && pe.Field == "--did" {
+		pe.Fix = "choose another number, or first take it from its holder (`sentral ext update NUMBER --did \"\"`, `sentral group update NUMBER --did \"\"`, or `sentral tenant update NAME --switchboard ...` for a switchboard)"
+	}
+	return e
 }
 
 // ParseRanges reads --ext-range / --did-range values (each may hold a

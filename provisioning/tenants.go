@@ -18,6 +18,10 @@ type TenantInput struct {
 	ExtRanges   *[]string
 	DIDRanges   *[]string
 	Switchboard *string
+	// OutsidePrefix is dialled before external numbers; "" removes it.
+	OutsidePrefix *string
+	// UnknownDID is "switchboard" or "reject".
+	UnknownDID *string
 	// Force lets a domain change clear the SIP credentials it invalidates.
 	Force bool
 }
@@ -26,13 +30,21 @@ type TenantInput struct {
 var tenantFields = map[string]string{
 	"name": "NAME", "display_name": "--display-name", "domain": "--domain",
 	"ranges": "--ext-range", "switchboard_number": "--switchboard",
+	"outside_prefix": "--outside-prefix", "unknown_did": "--unknown-did",
 }
+
+// prefixFix is the way out of a clash between the outside-line prefix and
+// an extension range.
+const prefixFix = "choose an outside-line prefix that no extension range starts with and that starts no extension number (0 or 9 are usual, see `sentral tenant list`), or move the range"
 
 // explainTenant names --did-range rather than --ext-range when the store
 // refused a DID range (both live in the one "ranges" field).
 func explainTenant(err error) error {
 	e := Explain(err, "tenant", tenantFields)
 	pe, ok := e.(*Error)
+	if ok && pe.Field == "--outside-prefix" && errors.Is(err, store.ErrInvalid) && strings.Contains(pe.Problem, "clashes") {
+		pe.Fix = prefixFix
+	}
 	if !ok || pe.Field != "--ext-range" {
 		return e
 	}
@@ -40,6 +52,8 @@ func explainTenant(err error) error {
 		pe.Field = "--did-range"
 	}
 	switch {
+	case strings.Contains(pe.Problem, "outside-line prefix"):
+		pe.Fix = fmt.Sprintf("choose a block of numbers for %s that does not start with an outside-line prefix (see `sentral tenant list`), or change that prefix with `sentral tenant update TENANT --outside-prefix ...`", pe.Field)
 	case errors.Is(err, store.ErrExists):
 		pe.Fix = fmt.Sprintf("choose a block of numbers no other tenant uses (see `sentral tenant list`) for %s", pe.Field)
 	case errors.Is(err, store.ErrInUse):
@@ -63,7 +77,7 @@ func (s *Service) AddTenant(ctx context.Context, name string, in TenantInput) (s
 	if err != nil {
 		return store.Tenant{}, err
 	}
-	t := store.Tenant{Name: name, DisplayName: name}
+	t := store.Tenant{Name: name, DisplayName: name, UnknownDID: store.UnknownDIDSwitchboard}
 	if in.ExtRanges == nil || len(*in.ExtRanges) == 0 {
 		return t, Invalid("--ext-range", "", "is required: extensions can only be created inside the tenant's ranges", "give the block of internal numbers, e.g. --ext-range 2000-2999")
 	}
@@ -120,6 +134,36 @@ func (s *Service) applyTenant(t *store.Tenant, in TenantInput) error {
 				"give an internal number from --ext-range or a public number from --did-range")
 		}
 		t.SwitchboardNumber = sb
+	}
+	if in.UnknownDID != nil {
+		switch u := store.UnknownDID(strings.ToLower(strings.TrimSpace(*in.UnknownDID))); u {
+		case store.UnknownDIDSwitchboard, store.UnknownDIDReject:
+			t.UnknownDID = u
+		default:
+			return Invalid("--unknown-did", *in.UnknownDID, "unknown policy for calls to unassigned DIDs",
+				"use switchboard (ring the switchboard number) or reject (refuse the call)")
+		}
+	}
+	if in.OutsidePrefix != nil {
+		p := strings.TrimSpace(*in.OutsidePrefix)
+		if !store.ValidOutsidePrefix(p) {
+			return Invalid("--outside-prefix", p, fmt.Sprintf("must be 1 to %d digits", store.MaxOutsidePrefixDigits),
+				`give the digits dialled before external numbers, e.g. --outside-prefix 0, or --outside-prefix "" for none`)
+		}
+		t.OutsidePrefix = p
+	}
+	// The tenant's own ranges are checked here for the better message; the
+	// store checks every tenant's.
+	for _, r := range t.Ranges {
+		if store.PrefixConflicts(t.OutsidePrefix, r) {
+			if in.OutsidePrefix != nil {
+				return Invalid("--outside-prefix", t.OutsidePrefix,
+					fmt.Sprintf("clashes with extension range %s: a number dialled from it could mean an extension or an outside line", r), prefixFix)
+			}
+			return Invalid("--ext-range", r.String(),
+				fmt.Sprintf("clashes with the tenant's outside-line prefix %s: a number dialled from it could mean an extension or an outside line", t.OutsidePrefix),
+				"choose a range that does not start with the outside-line prefix, or change the prefix with --outside-prefix")
+		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package provisioning
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/sentralpbx/sentral/store"
@@ -13,13 +14,20 @@ type TrunkInput struct {
 	Mode, Host, Transport, Username, Password, Realm *string
 	Port, Priority                                   *int
 	Enabled                                          *bool
+	// Routes replace the route patterns when given ("+47", "+", or
+	// 0047 for +47); an empty list makes the trunk inbound only.
+	Routes *[]string
+	// Peers replace the addresses and networks allowed to send calls.
+	Peers     *[]string
+	Emergency *bool
 }
 
 var trunks = entity[store.Trunk, store.Trunk]{
 	kind: kindTrunk,
 	repo: store.Store.Trunks,
 	fields: map[string]string{"name": "NAME", "mode": "--mode", "host": "--host", "port": "--port",
-		"transport": "--transport", "username": "--username", "password": "--password", "realm": "--realm", "priority": "--priority"},
+		"transport": "--transport", "username": "--username", "password": "--password", "realm": "--realm", "priority": "--priority",
+		"routes": "--route", "peer_addresses": "--peer", "emergency": "--emergency"},
 }
 
 // DefaultTrunkPriority leaves room to put trunks both before and after one
@@ -81,6 +89,27 @@ func applyTrunk(tr *store.Trunk, in TrunkInput) error {
 	if in.Enabled != nil {
 		tr.Enabled = *in.Enabled
 	}
+	if in.Emergency != nil {
+		tr.Emergency = *in.Emergency
+	}
+	if in.Routes != nil {
+		routes, err := parseRoutes(*in.Routes)
+		if err != nil {
+			return err
+		}
+		tr.Routes = routes
+	}
+	if in.Peers != nil {
+		peers, err := parsePeers(*in.Peers)
+		if err != nil {
+			return err
+		}
+		tr.PeerAddresses = peers
+	}
+	if tr.Mode == store.TrunkPeer && len(tr.PeerAddresses) == 0 {
+		return Invalid("--peer", "", "a peer trunk needs the addresses the operator sends calls from: calls from anywhere else are refused",
+			"give each address or network the operator uses, e.g. --peer 192.0.2.10 --peer 198.51.100.0/24 (ask the operator for its list)")
+	}
 	if tr.Mode == store.TrunkRegister && (tr.Username == "" || tr.Password == "") {
 		field := "--username"
 		if tr.Username != "" {
@@ -118,6 +147,57 @@ func (s *Service) Trunk(ctx context.Context, tenant, name string) (store.Trunk, 
 // Trunks lists a tenant's trunks.
 func (s *Service) Trunks(ctx context.Context, tenant string) ([]store.Trunk, error) {
 	return trunks.list(ctx, s, tenant)
+}
+
+// parseRoutes reads route patterns: + and up to 15 digits; 00 in front is
+// read as + (0047 is +47). Duplicates are refused.
+func parseRoutes(values []string) ([]string, error) {
+	out := []string{}
+	seen := map[string]bool{}
+	for _, v := range values {
+		r := strings.TrimSpace(v)
+		if r == "" {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(r, "00"); ok {
+			r = "+" + rest
+		}
+		if !store.ValidRoute(r) {
+			return nil, Invalid("--route", v, fmt.Sprintf("is not a route: + and up to %d digits of an E.164 number", store.MaxRouteDigits),
+				"give the start of the numbers the trunk carries, e.g. --route +47 (Norway), --route +4781 or --route + (everything)")
+		}
+		if seen[r] {
+			return nil, Invalid("--route", v, "is given twice", "give each route once")
+		}
+		seen[r] = true
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// parsePeers reads the addresses and networks a trunk accepts calls from.
+func parsePeers(values []string) ([]string, error) {
+	out := []string{}
+	seen := map[string]bool{}
+	for _, v := range values {
+		if strings.TrimSpace(v) == "" {
+			continue
+		}
+		p, err := store.CanonicalPeer(v)
+		if err != nil {
+			fix := "give an IP address (192.0.2.10, 2001:db8::10) or a network (198.51.100.0/24), not a host name"
+			if n, perr := netip.ParsePrefix(strings.TrimSpace(v)); perr == nil && n.Masked() != n {
+				fix = fmt.Sprintf("write the network as --peer %s, or the one address as --peer %s", n.Masked(), n.Addr())
+			}
+			return nil, Invalid("--peer", v, err.Error(), fix)
+		}
+		if seen[p] {
+			return nil, Invalid("--peer", v, "is given twice", "give each address or network once")
+		}
+		seen[p] = true
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // defaultPort is the SIP port of a transport (RFC 3261 §19.1.2).

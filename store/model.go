@@ -1,7 +1,13 @@
 package store
 
 import (
+	"crypto/rand"
+	"fmt"
+	"math/big"
+	"net/netip"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -36,6 +42,21 @@ type NumberRange struct {
 	Last  string    `json:"last"`
 }
 
+// UnknownDID says what happens to an inbound call to a number inside the
+// tenant's DID ranges that no extension, group or switchboard has.
+type UnknownDID string
+
+// Unknown-DID policies: ring the switchboard (the default, so a caller with
+// an old direct number still reaches someone), or refuse the call (404).
+const (
+	UnknownDIDSwitchboard UnknownDID = "switchboard"
+	UnknownDIDReject      UnknownDID = "reject"
+)
+
+// MaxOutsidePrefixDigits is the longest outside-line prefix (sip/dialplan
+// accepts up to 4 digits).
+const MaxOutsidePrefixDigits = 4
+
 // Tenant is one municipality (or other customer) served by the switch. Its
 // SIP domain is also the digest realm of its extensions' HA1 hashes.
 type Tenant struct {
@@ -45,6 +66,31 @@ type Tenant struct {
 	Domain            string        `json:"domain"`
 	SwitchboardNumber string        `json:"switchboard_number,omitempty"`
 	Ranges            []NumberRange `json:"ranges"`
+	// OutsidePrefix is dialled before external numbers ("0" as on the
+	// Ericsson MD110); empty when external numbers are dialled directly.
+	// No extension range of any tenant may start with it (see
+	// PrefixConflicts), or a dialled number would be ambiguous.
+	OutsidePrefix string `json:"outside_prefix,omitempty"`
+	// UnknownDID is what an inbound call to an unassigned number of the
+	// tenant's DID ranges gets.
+	UnknownDID UnknownDID `json:"unknown_did"`
+}
+
+// ValidOutsidePrefix reports whether p is a usable outside-line prefix:
+// empty, or 1 to MaxOutsidePrefixDigits digits.
+func ValidOutsidePrefix(p string) bool {
+	return p == "" || len(p) <= MaxOutsidePrefixDigits && isDigits(p)
+}
+
+// PrefixConflicts reports whether an outside-line prefix and an extension
+// range make dialling ambiguous: some number of the range starts with the
+// prefix (prefix 0 against 0100-0199), or the prefix starts with a number of
+// the range (prefix 200 against 20-29). Other kinds of range never conflict.
+func PrefixConflicts(prefix string, r NumberRange) bool {
+	if prefix == "" || r.Kind != RangeExtension {
+		return false
+	}
+	return NumberRange{Kind: RangeExtension, First: prefix, Last: prefix}.Conflicts(r)
 }
 
 // Site is a physical location of a tenant (town hall, school, care home).
@@ -124,6 +170,13 @@ type Extension struct {
 	HA1SHA256    string         `json:"-"` // hex SHA-256(user:realm:password)
 	VoicemailPIN string         `json:"-"` // PHC-style PBKDF2 hash, never the PIN
 	Enabled      bool           `json:"enabled"`
+	// DID is the extension's direct public number (E.164): inbound calls to
+	// it ring the extension, and outbound calls present it as caller ID.
+	// It lies in the tenant's DID ranges and is unique across all tenants,
+	// extensions, groups and switchboard numbers. Empty: none.
+	DID string `json:"did,omitempty"`
+	// HideCallerID withholds the caller ID on outbound calls by default.
+	HideCallerID bool `json:"hide_caller_id"`
 }
 
 // HasCredentials reports whether the extension can authenticate over SIP.
@@ -136,6 +189,11 @@ type DeviceLine struct {
 }
 
 // Device is a provisioned desk phone, identified by its MAC address.
+//
+// AuthUser and Secret are the phone's own credentials: the digest username
+// and password it registers its lines with, and the HTTP username and
+// password it fetches its configuration file with. The secret is kept in
+// clear, like a trunk password, because it is written into that file.
 type Device struct {
 	Meta
 	TenantID    int64        `json:"tenant_id"`
@@ -144,7 +202,54 @@ type Device struct {
 	SiteID      *int64       `json:"site_id,omitempty"`
 	Description string       `json:"description,omitempty"`
 	Lines       []DeviceLine `json:"lines"`
+	// AuthUser is unique across all tenants; created empty, it becomes
+	// DefaultAuthUser(MAC).
+	AuthUser string `json:"auth_user"`
+	// Secret is generated (NewDeviceSecret) when a device is created
+	// without one; an update without one keeps the stored one.
+	Secret string `json:"-"`
 }
+
+// DefaultAuthUser is the AuthUser of a device created without one: "ph"
+// and its MAC, which starts with a letter so it can never be mistaken for
+// an extension number.
+func DefaultAuthUser(mac string) string { return "ph" + mac }
+
+var authUserRE = regexp.MustCompile(`^[a-z][a-z0-9._-]{2,63}$`)
+
+// ValidAuthUser reports whether u may be a device's AuthUser: 3 to 64
+// lower-case letters, digits, dots, underscores or hyphens, starting with a
+// letter (so it is never an extension number, and survives config files
+// and URLs unquoted).
+func ValidAuthUser(u string) bool { return authUserRE.MatchString(u) }
+
+// secretAlphabet has no look-alikes (0/O, 1/l/I): the secret may have to
+// be typed into a phone's web page from a printout.
+const secretAlphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+// DeviceSecretLength is the length of a generated device secret: 20
+// characters of a 56-letter alphabet, about 116 bits.
+const DeviceSecretLength = 20
+
+// NewDeviceSecret returns a random device secret (crypto/rand).
+func NewDeviceSecret() (string, error) {
+	b := make([]byte, DeviceSecretLength)
+	max := big.NewInt(int64(len(secretAlphabet)))
+	for i := range b {
+		n, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			return "", fmt.Errorf("generate device secret: %w", err)
+		}
+		b[i] = secretAlphabet[n.Int64()]
+	}
+	return string(b), nil
+}
+
+var secretRE = regexp.MustCompile(`^[A-Za-z0-9._+-]{16,64}$`)
+
+// ValidSecret reports whether s may be a device secret: 16 to 64 letters,
+// digits or . _ + - (safe inside XML and INI config files unquoted).
+func ValidSecret(s string) bool { return secretRE.MatchString(s) }
 
 // DECTMode says how a DECT gateway's handsets are reached.
 type DECTMode string
@@ -187,6 +292,14 @@ const (
 
 // Trunk is a SIP connection to an operator (Centrex/SIP trunk). The password
 // is kept in clear because we must answer the operator's digest challenge.
+//
+// Routes are the E.164 prefixes of the numbers the trunk carries outbound
+// ("+47", "+4781", "+" for everything); an empty list means the trunk only
+// brings calls in. Emergency trunks are tried first for 110, 112 and 113,
+// whatever their priority. PeerAddresses are the addresses and networks
+// (canonical IP or CIDR, see CanonicalPeer) allowed to send inbound calls
+// on the trunk: a peer trunk needs at least one; a register trunk without
+// any accepts calls from its Host's addresses, resolved at run time.
 type Trunk struct {
 	Meta
 	TenantID  int64     `json:"tenant_id"`
@@ -200,6 +313,67 @@ type Trunk struct {
 	Realm     string    `json:"realm,omitempty"`
 	Priority  int       `json:"priority"` // lower is tried first
 	Enabled   bool      `json:"enabled"`
+
+	Routes        []string `json:"routes"`
+	Emergency     bool     `json:"emergency"`
+	PeerAddresses []string `json:"peer_addresses"`
+}
+
+// MaxRouteDigits is the longest route pattern: a whole E.164 number.
+const MaxRouteDigits = 15
+
+// ValidRoute reports whether s is a route pattern: "+" and 0 to 15 digits.
+func ValidRoute(s string) bool {
+	d, ok := strings.CutPrefix(s, "+")
+	return ok && len(d) <= MaxRouteDigits && (d == "" || isDigits(d))
+}
+
+// RouteMatches reports whether an E.164 number falls under a route pattern.
+func RouteMatches(route, e164 string) bool {
+	return ValidRoute(route) && strings.HasPrefix(e164, route)
+}
+
+// CanonicalPeer reads an IP address or a CIDR network and returns it in
+// the form the store keeps: an address as netip prints it (IPv4-mapped IPv6
+// unmapped), a network as ADDR/BITS with no host bits set. A network with
+// host bits set (198.51.100.7/24) is refused rather than silently widened.
+func CanonicalPeer(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return "", fmt.Errorf("%q is not an IP network such as 198.51.100.0/24", s)
+		}
+		if p.Addr().Is4In6() {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			if p.Bits() < 0 {
+				return "", fmt.Errorf("%q is not an IP network such as 198.51.100.0/24", s)
+			}
+		}
+		if p.Masked() != p {
+			return "", fmt.Errorf("%q has host bits set: the network is %s", s, p.Masked())
+		}
+		return p.String(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return "", fmt.Errorf("%q is not an IP address such as 192.0.2.10 or a network such as 198.51.100.0/24", s)
+	}
+	return a.Unmap().String(), nil
+}
+
+// PeerPrefix reads a stored peer address (see CanonicalPeer) as a network;
+// a single address is a /32 or /128.
+func PeerPrefix(s string) (netip.Prefix, bool) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p, err == nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, false
+	}
+	return netip.PrefixFrom(a, a.BitLen()), true
 }
 
 // GroupStrategy says how a group's members are rung.
@@ -220,6 +394,9 @@ type Group struct {
 	Strategy    GroupStrategy `json:"strategy"`
 	RingSeconds int           `json:"ring_seconds"`
 	Members     []int64       `json:"members"` // extension IDs in hunt order
+	// DID is the group's public number (E.164), under the same rules as
+	// Extension.DID. Empty: none.
+	DID string `json:"did,omitempty"`
 }
 
 // Entity names the kind of a stored row in change records.

@@ -34,6 +34,8 @@ var tenantCols = []column[store.Tenant]{
 	{"ext_ranges", func(t store.Tenant) string { return store.FormatRanges(t.Ranges, store.RangeExtension) }},
 	{"did_ranges", func(t store.Tenant) string { return store.FormatRanges(t.Ranges, store.RangeDID) }},
 	{"switchboard", func(t store.Tenant) string { return t.SwitchboardNumber }},
+	{"outside_prefix", func(t store.Tenant) string { return t.OutsidePrefix }},
+	{"unknown_did", func(t store.Tenant) string { return string(t.UnknownDID) }},
 	{"id", func(t store.Tenant) string { return strconv.FormatInt(t.ID, 10) }},
 }
 
@@ -44,7 +46,7 @@ func (a *app) tenantNoun() noun[store.Tenant, provisioning.TenantInput] {
 		cols:  tenantCols,
 		keyOf: func(t store.Tenant) string { return t.Name },
 		flags: func(_ *app, fs *pflag.FlagSet, update bool) func() (provisioning.TenantInput, error) {
-			var display, domain, switchboard string
+			var display, domain, switchboard, prefix, unknownDID string
 			var ext, did []string
 			var force bool
 			fs.StringVar(&display, "display-name", "", `name shown to people, e.g. "Fjordvik kommune" (default NAME)`)
@@ -52,6 +54,8 @@ func (a *app) tenantNoun() noun[store.Tenant, provisioning.TenantInput] {
 			fs.StringSliceVar(&ext, "ext-range", nil, "block of internal numbers, e.g. 2000-2999 (repeatable; on update replaces all)")
 			fs.StringSliceVar(&did, "did-range", nil, "block of public numbers, e.g. 55550000-55550999 (repeatable; on update replaces all)")
 			fs.StringVar(&switchboard, "switchboard", "", "switchboard number, internal or public")
+			fs.StringVar(&prefix, "outside-prefix", "", `digits dialled before external numbers, e.g. 0 as on the MD110 (default none; "" removes it)`)
+			fs.StringVar(&unknownDID, "unknown-did", "", "calls to unassigned numbers of the DID ranges: switchboard (default) or reject")
 			if update {
 				fs.BoolVar(&force, "force", false, "change --domain even though that clears the extensions' SIP credentials")
 			}
@@ -60,6 +64,7 @@ func (a *app) tenantNoun() noun[store.Tenant, provisioning.TenantInput] {
 					DisplayName: optStr(fs, "display-name", &display), Domain: optStr(fs, "domain", &domain),
 					ExtRanges: optStrs(fs, "ext-range", &ext), DIDRanges: optStrs(fs, "did-range", &did),
 					Switchboard: optStr(fs, "switchboard", &switchboard), Force: force,
+					OutsidePrefix: optStr(fs, "outside-prefix", &prefix), UnknownDID: optStr(fs, "unknown-did", &unknownDID),
 				}, nil
 			}
 		},
@@ -87,6 +92,7 @@ func (a *app) tenantNoun() noun[store.Tenant, provisioning.TenantInput] {
 var extCols = []column[provisioning.ExtensionView]{
 	{"number", func(e provisioning.ExtensionView) string { return e.Number }},
 	{"name", func(e provisioning.ExtensionView) string { return e.DisplayName }},
+	{"did", func(e provisioning.ExtensionView) string { return e.DID }},
 	{"department", func(e provisioning.ExtensionView) string { return e.Department }},
 	{"site", func(e provisioning.ExtensionView) string { return e.Site }},
 	{"person", func(e provisioning.ExtensionView) string { return e.Person }},
@@ -94,6 +100,7 @@ var extCols = []column[provisioning.ExtensionView]{
 	{"enabled", func(e provisioning.ExtensionView) string { return strconv.FormatBool(e.Enabled) }},
 	{"credentials", func(e provisioning.ExtensionView) string { return strconv.FormatBool(e.Credentials) }},
 	{"voicemail_pin", func(e provisioning.ExtensionView) string { return strconv.FormatBool(e.VoicemailPIN) }},
+	{"hide_caller_id", func(e provisioning.ExtensionView) string { return strconv.FormatBool(e.HideCallerID) }},
 }
 
 func (a *app) extNoun() noun[provisioning.ExtensionView, provisioning.ExtensionInput] {
@@ -103,8 +110,8 @@ func (a *app) extNoun() noun[provisioning.ExtensionView, provisioning.ExtensionI
 		cols:  extCols,
 		keyOf: func(e provisioning.ExtensionView) string { return e.Number },
 		flags: func(a *app, fs *pflag.FlagSet, _ bool) func() (provisioning.ExtensionInput, error) {
-			var name, pin, dept, site, person, cos string
-			var generate, disabled bool
+			var name, pin, dept, site, person, cos, did string
+			var generate, disabled, hide bool
 			fs.StringVar(&name, "name", "", `name shown on phones, e.g. "Kari Nordmann"`)
 			secret := secretFlags(a, fs)
 			fs.BoolVar(&generate, "generate-password", false, "generate a strong SIP password and print it once")
@@ -114,6 +121,8 @@ func (a *app) extNoun() noun[provisioning.ExtensionView, provisioning.ExtensionI
 			fs.StringVar(&person, "person", "", "directory person by EMAIL; empty clears it")
 			fs.StringVar(&cos, "cos", "", "class of service: internal, national, mobile or international (default mobile)")
 			fs.BoolVar(&disabled, "disabled", false, "disable the extension (--disabled=false enables it again)")
+			fs.StringVar(&did, "did", "", `direct public number, e.g. +4755550123 or 55550123, inside the tenant's DID ranges; "" removes it`)
+			fs.BoolVar(&hide, "hide-caller-id", false, "withhold the caller ID on outbound calls (--hide-caller-id=false shows it again)")
 			return func() (provisioning.ExtensionInput, error) {
 				pw, err := secret()
 				if err != nil {
@@ -123,6 +132,7 @@ func (a *app) extNoun() noun[provisioning.ExtensionView, provisioning.ExtensionI
 					Name: optStr(fs, "name", &name), Password: pw, GeneratePassword: generate,
 					PIN: optStr(fs, "pin", &pin), Dept: optStr(fs, "dept", &dept), Site: optStr(fs, "site", &site),
 					Person: optStr(fs, "person", &person), COS: optStr(fs, "cos", &cos), Enabled: optNot(fs, "disabled", &disabled),
+					DID: optStr(fs, "did", &did), HideCallerID: optBool(fs, "hide-caller-id", &hide),
 				}, nil
 			}
 		},
@@ -253,6 +263,7 @@ var importCols = []column[provisioning.ImportedRow]{
 	{"enabled", func(r provisioning.ImportedRow) string { return strconv.FormatBool(r.Enabled) }},
 	{"credentials", func(r provisioning.ImportedRow) string { return strconv.FormatBool(r.Credentials) }},
 	{"voicemail_pin", func(r provisioning.ImportedRow) string { return strconv.FormatBool(r.PIN) }},
+	{"did", func(r provisioning.ImportedRow) string { return r.DID }},
 }
 
 func (a *app) importCmd() *cobra.Command {

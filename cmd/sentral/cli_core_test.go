@@ -300,3 +300,132 @@ func TestExtPasswd(t *testing.T) {
 	// Without a terminal and without a flag there is nothing to read.
 	c.fail(exitUser, "ext", "passwd", "2001", "--tenant", "fjordvik")
 }
+
+func TestTenantNumberPlan(t *testing.T) {
+	c := newCLI(t)
+	tn := parseJSON[store.Tenant](t, c.ok("tenant", "add", "fjordvik", "--domain", "sip.fjordvik.no", "--ext-range", "2000-2999",
+		"--did-range", "55550000-55550999", "--outside-prefix", "0", "--unknown-did", "reject", "-o", "json"))
+	if tn.OutsidePrefix != "0" || tn.UnknownDID != store.UnknownDIDReject {
+		t.Errorf("tenant add: prefix %q, unknown DID %q", tn.OutsidePrefix, tn.UnknownDID)
+	}
+	rows := parseCSV(t, c.ok("tenant", "list", "-o", "csv"))
+	if len(rows) != 1 || rows[0]["outside_prefix"] != "0" || rows[0]["unknown_did"] != "reject" {
+		t.Errorf("tenant list -o csv = %v", rows)
+	}
+	if out := c.ok("tenant", "show", "fjordvik"); !strings.Contains(out, "outside_prefix:") || !strings.Contains(out, "unknown_did:") {
+		t.Errorf("tenant show (table):\n%s", out)
+	}
+	// Without --unknown-did a tenant sends unknown DIDs to the switchboard.
+	st := parseJSON[store.Tenant](t, c.ok("tenant", "add", "strandby", "--domain", "sip.strandby.no", "--ext-range", "3000-3999", "-o", "json"))
+	if st.UnknownDID != store.UnknownDIDSwitchboard || st.OutsidePrefix != "" {
+		t.Errorf("tenant add without the flags: prefix %q, unknown DID %q", st.OutsidePrefix, st.UnknownDID)
+	}
+
+	// Refusals name the flag and say what to do.
+	errs := c.refused("--outside-prefix", "tenant", "update", "fjordvik", "--outside-prefix", "2")
+	if !strings.Contains(errs, "2000-2999") {
+		t.Errorf("prefix clash does not name the range:\n%s", errs)
+	}
+	c.refused("--outside-prefix", "tenant", "update", "fjordvik", "--outside-prefix", "0a")
+	c.refused("--outside-prefix", "tenant", "update", "fjordvik", "--outside-prefix", "00000")
+	c.refused("--outside-prefix", "tenant", "update", "strandby", "--outside-prefix", "2") // fjordvik's 2000-2999
+	c.refused("--unknown-did", "tenant", "update", "fjordvik", "--unknown-did", "voicemail")
+	errs = c.refused("--ext-range", "tenant", "update", "fjordvik", "--ext-range", "2000-2999", "--ext-range", "0100-0199")
+	if !strings.Contains(errs, "outside-line prefix") {
+		t.Errorf("range clash with the own prefix:\n%s", errs)
+	}
+	errs = c.refused("--ext-range", "tenant", "add", "bakkeby", "--domain", "sip.bakkeby.no", "--ext-range", "0400-0499")
+	if !strings.Contains(errs, "fjordvik") || !strings.Contains(errs, "outside-line prefix") {
+		t.Errorf("range clash with another tenant's prefix:\n%s", errs)
+	}
+
+	// The prefix can be changed and removed; only the flags given change.
+	up := parseJSON[store.Tenant](t, c.ok("tenant", "update", "fjordvik", "--outside-prefix", "9", "-o", "json"))
+	if up.OutsidePrefix != "9" || up.UnknownDID != store.UnknownDIDReject {
+		t.Errorf("after --outside-prefix 9: %+v", up)
+	}
+	up = parseJSON[store.Tenant](t, c.ok("tenant", "update", "fjordvik", "--outside-prefix", "", "--unknown-did", "SWITCHBOARD", "-o", "json"))
+	if up.OutsidePrefix != "" || up.UnknownDID != store.UnknownDIDSwitchboard {
+		t.Errorf("after clearing the prefix: %+v", up)
+	}
+	c.ok("tenant", "add", "bakkeby", "--domain", "sip.bakkeby.no", "--ext-range", "0400-0499")
+}
+
+func TestExtDID(t *testing.T) {
+	c := withTenant(t)
+	e := parseJSON[provisioning.ExtensionView](t, c.ok("ext", "add", "2001", "--tenant", "fjordvik", "--name", "Kari", "--did", "55550001", "--hide-caller-id", "-o", "json"))
+	if e.DID != "+4755550001" || !e.HideCallerID {
+		t.Errorf("ext add --did --hide-caller-id = %+v", e)
+	}
+	rows := parseCSV(t, c.ok("ext", "list", "--tenant", "fjordvik", "-o", "csv"))
+	if len(rows) != 1 || rows[0]["did"] != "+4755550001" || rows[0]["hide_caller_id"] != "true" {
+		t.Errorf("ext list -o csv = %v", rows)
+	}
+	if out := c.ok("ext", "show", "2001", "--tenant", "fjordvik"); !strings.Contains(out, "+4755550001") {
+		t.Errorf("ext show (table) lacks the DID:\n%s", out)
+	}
+
+	errs := c.refused("--did", "ext", "add", "2002", "--tenant", "fjordvik", "--name", "Ola", "--did", "+4755550001")
+	if !strings.Contains(errs, "extension 2001") {
+		t.Errorf("DID in use: refusal does not name the holder:\n%s", errs)
+	}
+	errs = c.refused("--did", "ext", "add", "2002", "--tenant", "fjordvik", "--name", "Ola", "--did", "+4722334455")
+	if !strings.Contains(errs, "--did-range") {
+		t.Errorf("DID outside the ranges: refusal does not say how to widen them:\n%s", errs)
+	}
+	c.refused("--did", "ext", "add", "2002", "--tenant", "fjordvik", "--name", "Ola", "--did", "55x")
+	c.refused("--did", "group", "add", "2900", "--tenant", "fjordvik", "--name", "Sentralbord", "--did", "55550001")
+	c.ok("tenant", "update", "fjordvik", "--switchboard", "55550000")
+	c.refused("--did", "ext", "add", "2002", "--tenant", "fjordvik", "--name", "Ola", "--did", "55550000")
+	c.refused("--switchboard", "tenant", "update", "fjordvik", "--switchboard", "55550001")
+	c.refused("--did-range", "tenant", "update", "fjordvik", "--did-range", "55550500-55550999")
+
+	// --did "" frees the number; the group can then take it.
+	up := parseJSON[provisioning.ExtensionView](t, c.ok("ext", "update", "2001", "--tenant", "fjordvik", "--did", "", "--hide-caller-id=false", "-o", "json"))
+	if up.DID != "" || up.HideCallerID || up.DisplayName != "Kari" {
+		t.Errorf("after --did \"\": %+v", up)
+	}
+	g := parseJSON[provisioning.GroupView](t, c.ok("group", "add", "2900", "--tenant", "fjordvik", "--name", "Sentralbord", "--did", "55550001", "-o", "json"))
+	if g.DID != "+4755550001" {
+		t.Errorf("group add --did = %+v", g)
+	}
+	if rows := parseCSV(t, c.ok("group", "list", "--tenant", "fjordvik", "-o", "csv")); len(rows) != 1 || rows[0]["did"] != "+4755550001" {
+		t.Errorf("group list -o csv = %v", rows)
+	}
+	c.refused("--did", "ext", "update", "2001", "--tenant", "fjordvik", "--did", "+4755550001")
+	g = parseJSON[provisioning.GroupView](t, c.ok("group", "update", "2900", "--tenant", "fjordvik", "--did", "", "-o", "json"))
+	if g.DID != "" {
+		t.Errorf("group update --did \"\" = %+v", g)
+	}
+}
+
+func TestImportDIDColumn(t *testing.T) {
+	c := withTenant(t)
+	c.ok("ext", "add", "2009", "--tenant", "fjordvik", "--name", "Eldre", "--did", "55550009")
+	file := writeCSV(t, "number,name,did\n2001,Kari,55550001\n2002,Ola,\n2003,Per,+4755550003\n")
+	res := parseJSON[provisioning.ImportResult](t, c.ok("import", "extensions", file, "--tenant", "fjordvik", "-o", "json"))
+	if len(res.Extensions) != 3 || res.Extensions[0].DID != "+4755550001" || res.Extensions[1].DID != "" {
+		t.Errorf("import result = %+v", res.Extensions)
+	}
+	e := parseJSON[provisioning.ExtensionView](t, c.ok("ext", "show", "2003", "--tenant", "fjordvik", "-o", "json"))
+	if e.DID != "+4755550003" {
+		t.Errorf("imported extension 2003 has DID %q", e.DID)
+	}
+
+	bad := writeCSV(t, "number,name,did\n2101,A,+4722334455\n2102,B,55550101\n2103,C,55550101\n2104,D,55550009\n2105,E,tull\n")
+	exts, last := c.snapshot()
+	errs := c.fail(exitUser, "import", "extensions", bad, "--tenant", "fjordvik")
+	for _, want := range []string{
+		"row 2, column did: \"+4722334455\": is outside tenant fjordvik's DID ranges",
+		"row 4, column did: \"+4755550101\": duplicates row 3",
+		"row 5, column did: \"+4755550009\": is already the direct number of extension 2009",
+		"row 6, column did:",
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("import refusal lacks %q:\n%s", want, errs)
+		}
+	}
+	if n, l := c.snapshot(); n != exts || l != last {
+		t.Errorf("a refused import changed the store: %d extensions (was %d), last change %d (was %d)", n, exts, l, last)
+	}
+}

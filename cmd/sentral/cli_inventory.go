@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -19,11 +20,13 @@ func (a *app) inventoryAdminCommands() []*cobra.Command {
 		gatewayNoun.command(a, "Manage DECT gateways (base-station systems)"),
 		handsetNoun.command(a, "Manage DECT handsets (IPUI to extension)"),
 	)
+	device := deviceNoun.command(a, "Manage desk phones")
+	device.AddCommand(a.deviceSecretCmd())
 	return []*cobra.Command{
 		siteNoun.command(a, "Manage sites (physical locations)"),
 		deptNoun.command(a, "Manage departments (cost centres)"),
 		personNoun.command(a, "Manage the directory of people"),
-		deviceNoun.command(a, "Manage desk phones"),
+		device,
 		dect,
 		trunkNoun.command(a, "Manage SIP trunks to operators"),
 		groupNoun.command(a, "Manage ring and hunt groups"),
@@ -31,6 +34,15 @@ func (a *app) inventoryAdminCommands() []*cobra.Command {
 }
 
 func id(m store.Meta) string { return strconv.FormatInt(m.ID, 10) }
+
+// optBool gives a bool flag's value when given (--emergency, --emergency=false).
+func optBool(fs *pflag.FlagSet, name string, v *bool) *bool {
+	if fs.Changed(name) {
+		b := *v
+		return &b
+	}
+	return nil
+}
 
 var siteNoun = noun[store.Site, provisioning.SiteInput]{
 	name: "site", what: "site", key: "NAME", addKey: true, tenant: true,
@@ -125,19 +137,22 @@ var deviceNoun = noun[provisioning.DeviceView, provisioning.DeviceInput]{
 		{"model", func(d provisioning.DeviceView) string { return d.Model }},
 		{"site", func(d provisioning.DeviceView) string { return d.Site }},
 		{"lines", func(d provisioning.DeviceView) string { return strings.Join(d.LineNumbers, " ") }},
+		{"auth_user", func(d provisioning.DeviceView) string { return d.AuthUser }},
 		{"description", func(d provisioning.DeviceView) string { return d.Description }},
 	},
 	keyOf: func(d provisioning.DeviceView) string { return d.MAC },
 	flags: func(_ *app, fs *pflag.FlagSet, _ bool) func() (provisioning.DeviceInput, error) {
-		var model, site, description string
+		var model, site, description, authUser string
 		var lines []string
 		fs.StringVar(&model, "model", "", "phone model, e.g. yealink-t54w")
 		fs.StringVar(&site, "site", "", "site NAME; empty clears it")
 		fs.StringVar(&description, "description", "", `where it stands, e.g. "Resepsjonen"`)
 		fs.StringArrayVar(&lines, "line", nil, "line key and extension, e.g. 1=2001 (repeatable; on update replaces all)")
+		fs.StringVar(&authUser, "auth-user", "", `the phone's own SIP and provisioning username (default ph + MAC; "" restores it)`)
 		return func() (provisioning.DeviceInput, error) {
 			return provisioning.DeviceInput{Model: optStr(fs, "model", &model), Site: optStr(fs, "site", &site),
-				Description: optStr(fs, "description", &description), Lines: optStrs(fs, "line", &lines)}, nil
+				Description: optStr(fs, "description", &description), Lines: optStrs(fs, "line", &lines),
+				AuthUser: optStr(fs, "auth-user", &authUser)}, nil
 		}
 	},
 	add: (*provisioning.Service).AddDevice, update: (*provisioning.Service).UpdateDevice, remove: (*provisioning.Service).RemoveDevice,
@@ -201,12 +216,16 @@ var trunkNoun = noun[store.Trunk, provisioning.TrunkInput]{
 		{"realm", func(t store.Trunk) string { return t.Realm }},
 		{"priority", func(t store.Trunk) string { return strconv.Itoa(t.Priority) }},
 		{"enabled", func(t store.Trunk) string { return strconv.FormatBool(t.Enabled) }},
+		{"routes", func(t store.Trunk) string { return strings.Join(t.Routes, " ") }},
+		{"emergency", func(t store.Trunk) string { return strconv.FormatBool(t.Emergency) }},
+		{"peers", func(t store.Trunk) string { return strings.Join(t.PeerAddresses, " ") }},
 	},
 	keyOf: func(t store.Trunk) string { return t.Name },
 	flags: func(a *app, fs *pflag.FlagSet, _ bool) func() (provisioning.TrunkInput, error) {
 		var mode, host, transport, username, realm string
 		var port, priority int
-		var disabled bool
+		var disabled, emergency bool
+		var routes, peers []string
 		fs.StringVar(&mode, "mode", "", "register (we register with digest, default) or peer (trusted by address)")
 		fs.StringVar(&host, "host", "", "operator's SIP host")
 		fs.IntVar(&port, "port", 0, "operator's SIP port (default 5060, 5061 for tls)")
@@ -216,6 +235,9 @@ var trunkNoun = noun[store.Trunk, provisioning.TrunkInput]{
 		fs.StringVar(&realm, "realm", "", "digest realm, if the operator requires a fixed one")
 		fs.IntVar(&priority, "priority", 0, "lower is tried first (default 10)")
 		fs.BoolVar(&disabled, "disabled", false, "disable the trunk (--disabled=false enables it again)")
+		fs.StringSliceVar(&routes, "route", nil, `numbers the trunk carries out: +47, +4781, + for all (repeatable; on update replaces all; "" for none: inbound only)`)
+		fs.BoolVar(&emergency, "emergency", false, "the trunk carries emergency calls (110, 112, 113) and is tried first for them (--emergency=false clears it)")
+		fs.StringSliceVar(&peers, "peer", nil, "address or network the operator sends calls from, e.g. 192.0.2.10 or 198.51.100.0/24 (repeatable; on update replaces all; required for --mode peer)")
 		return func() (provisioning.TrunkInput, error) {
 			pw, err := secret()
 			if err != nil {
@@ -223,11 +245,18 @@ var trunkNoun = noun[store.Trunk, provisioning.TrunkInput]{
 			}
 			return provisioning.TrunkInput{Mode: optStr(fs, "mode", &mode), Host: optStr(fs, "host", &host), Port: optInt(fs, "port", &port),
 				Transport: optStr(fs, "transport", &transport), Username: optStr(fs, "username", &username), Password: pw,
-				Realm: optStr(fs, "realm", &realm), Priority: optInt(fs, "priority", &priority), Enabled: optNot(fs, "disabled", &disabled)}, nil
+				Realm: optStr(fs, "realm", &realm), Priority: optInt(fs, "priority", &priority), Enabled: optNot(fs, "disabled", &disabled),
+				Routes: optStrs(fs, "route", &routes), Peers: optStrs(fs, "peer", &peers), Emergency: optBool(fs, "emergency", &emergency)}, nil
 		}
 	},
 	add: (*provisioning.Service).AddTrunk, update: (*provisioning.Service).UpdateTrunk, remove: (*provisioning.Service).RemoveTrunk,
 	show: (*provisioning.Service).Trunk, list: (*provisioning.Service).Trunks,
+	after: func(a *app, t store.Trunk) error {
+		if len(t.Routes) == 0 {
+			fmt.Fprintf(a.stderr, "note: trunk %s has no --route and carries no outbound calls (inbound only); add e.g. --route + to send external calls through it\n", t.Name)
+		}
+		return nil
+	},
 }
 
 var groupNoun = noun[provisioning.GroupView, provisioning.GroupInput]{
@@ -238,21 +267,71 @@ var groupNoun = noun[provisioning.GroupView, provisioning.GroupInput]{
 		{"strategy", func(g provisioning.GroupView) string { return string(g.Strategy) }},
 		{"ring_seconds", func(g provisioning.GroupView) string { return strconv.Itoa(g.RingSeconds) }},
 		{"members", func(g provisioning.GroupView) string { return strings.Join(g.MemberNumbers, " ") }},
+		{"did", func(g provisioning.GroupView) string { return g.DID }},
 	},
 	keyOf: func(g provisioning.GroupView) string { return g.Number },
 	flags: func(_ *app, fs *pflag.FlagSet, _ bool) func() (provisioning.GroupInput, error) {
-		var name, strategy string
+		var name, strategy, did string
 		var ring int
 		var members []string
 		fs.StringVar(&name, "name", "", `group name, e.g. "Sentralbord"`)
 		fs.StringVar(&strategy, "strategy", "", "simultaneous (all at once, default) or hunt (in --member order)")
 		fs.IntVar(&ring, "ring-seconds", 0, "how long the group rings (default 30)")
 		fs.StringSliceVar(&members, "member", nil, "member extension NUMBER (repeatable, order kept; on update replaces all)")
+		fs.StringVar(&did, "did", "", `direct public number, e.g. +4755550200, inside the tenant's DID ranges; "" removes it`)
 		return func() (provisioning.GroupInput, error) {
 			return provisioning.GroupInput{Name: optStr(fs, "name", &name), Strategy: optStr(fs, "strategy", &strategy),
-				RingSeconds: optInt(fs, "ring-seconds", &ring), Members: optStrs(fs, "member", &members)}, nil
+				RingSeconds: optInt(fs, "ring-seconds", &ring), Members: optStrs(fs, "member", &members), DID: optStr(fs, "did", &did)}, nil
 		}
 	},
 	add: (*provisioning.Service).AddGroup, update: (*provisioning.Service).UpdateGroup, remove: (*provisioning.Service).RemoveGroup,
 	show: (*provisioning.Service).Group, list: (*provisioning.Service).Groups,
+}
+
+var deviceSecretCols = []column[provisioning.DeviceSecretView]{
+	{"mac", func(v provisioning.DeviceSecretView) string { return v.MAC }},
+	{"auth_user", func(v provisioning.DeviceSecretView) string { return v.AuthUser }},
+	{"secret", func(v provisioning.DeviceSecretView) string { return v.Secret }},
+	{"rotated", func(v provisioning.DeviceSecretView) string { return strconv.FormatBool(v.Rotated) }},
+}
+
+// deviceSecretCmd shows a desk phone's own username and secret, which
+// list and show never print; --rotate makes a new secret first.
+func (a *app) deviceSecretCmd() *cobra.Command {
+	var tenant string
+	var rotate bool
+	cmd := &cobra.Command{
+		Use:   "secret MAC --tenant TENANT [--rotate]",
+		Short: "Show a desk phone's SIP/provisioning username and secret (--rotate makes a new secret)",
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{fmt.Errorf("device secret: give exactly one MAC argument, got %d", len(args))}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.checkOutput(); err != nil {
+				return err
+			}
+			p, err := a.provisioner(cmd.Context())
+			if err != nil {
+				return err
+			}
+			v, err := p.DeviceSecret(cmd.Context(), tenant, args[0], rotate)
+			if err != nil {
+				return err
+			}
+			if err := printOne(a, v, deviceSecretCols); err != nil {
+				return err
+			}
+			if v.Rotated {
+				fmt.Fprintf(a.stderr, "note: the old secret of device %s no longer works: the phone must fetch its new configuration before it can register again\n", v.MAC)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant the device belongs to")
+	cmd.Flags().BoolVar(&rotate, "rotate", false, "replace the secret with a new random one first")
+	a.addOutputFlag(cmd)
+	return cmd
 }

@@ -123,3 +123,96 @@ func TestInventoryCommands(t *testing.T) {
 	// A site still in use is refused.
 	c.refused("NAME", "site", "remove", "Sjukeheimen", "--tenant", "fjordvik")
 }
+
+func TestTrunkRoutesAndPeers(t *testing.T) {
+	c := withTenant(t)
+	errs := c.refused("--peer", "trunk", "add", "sbc", "--tenant", "fjordvik", "--mode", "peer", "--host", "sbc.operator.no")
+	if !strings.Contains(errs, "--peer 192.0.2.10") {
+		t.Errorf("peer trunk without addresses: no example in the fix:\n%s", errs)
+	}
+	c.refused("--peer", "trunk", "add", "sbc", "--tenant", "fjordvik", "--mode", "peer", "--host", "sbc.operator.no", "--peer", "sbc.operator.no")
+	c.refused("--peer", "trunk", "add", "sbc", "--tenant", "fjordvik", "--mode", "peer", "--host", "sbc.operator.no", "--peer", "198.51.100.7/24")
+	c.refused("--peer", "trunk", "add", "sbc", "--tenant", "fjordvik", "--mode", "peer", "--host", "sbc.operator.no", "--peer", "192.0.2.10", "--peer", "192.0.2.10")
+	c.refused("--route", "trunk", "add", "sbc", "--tenant", "fjordvik", "--mode", "peer", "--host", "sbc.operator.no", "--peer", "192.0.2.10", "--route", "47")
+	c.refused("--route", "trunk", "add", "sbc", "--tenant", "fjordvik", "--mode", "peer", "--host", "sbc.operator.no", "--peer", "192.0.2.10", "--route", "+4712345678901234")
+
+	tr := parseJSON[store.Trunk](t, c.ok("trunk", "add", "sbc", "--tenant", "fjordvik", "--mode", "peer", "--host", "sbc.operator.no",
+		"--route", "+47", "--route", "0046,+", "--emergency", "--peer", "192.0.2.10", "--peer", "198.51.100.0/24", "--peer", "2001:DB8::1", "-o", "json"))
+	if strings.Join(tr.Routes, " ") != "+47 +46 +" || !tr.Emergency || strings.Join(tr.PeerAddresses, " ") != "192.0.2.10 198.51.100.0/24 2001:db8::1" {
+		t.Errorf("trunk add = routes %v, emergency %v, peers %v", tr.Routes, tr.Emergency, tr.PeerAddresses)
+	}
+	rows := parseCSV(t, c.ok("trunk", "list", "--tenant", "fjordvik", "-o", "csv"))
+	if len(rows) != 1 || rows[0]["routes"] != "+47 +46 +" || rows[0]["emergency"] != "true" || rows[0]["peers"] != "192.0.2.10 198.51.100.0/24 2001:db8::1" {
+		t.Errorf("trunk list -o csv = %v", rows)
+	}
+
+	// Updates replace the lists given and keep the rest; no routes is
+	// inbound only, and says so.
+	out, errs, code := c.run("trunk", "update", "sbc", "--tenant", "fjordvik", "--route", "", "--emergency=false", "-o", "json")
+	if code != exitOK || !strings.Contains(errs, "inbound only") {
+		t.Fatalf("trunk update --route \"\": exit %d\n%s", code, errs)
+	}
+	tr = parseJSON[store.Trunk](t, out)
+	if len(tr.Routes) != 0 || tr.Emergency || len(tr.PeerAddresses) != 3 {
+		t.Errorf("after --route \"\": %+v", tr)
+	}
+	c.refused("--peer", "trunk", "update", "sbc", "--tenant", "fjordvik", "--peer", "")
+	// A register trunk needs no peers.
+	c.runIn("op-secret\n", "trunk", "add", "centrex", "--tenant", "fjordvik", "--host", "sip.operator.no", "--username", "4755550000", "--password-stdin", "--route", "+")
+	if got := parseJSON[store.Trunk](t, c.ok("trunk", "show", "centrex", "--tenant", "fjordvik", "-o", "json")); len(got.PeerAddresses) != 0 || strings.Join(got.Routes, ",") != "+" {
+		t.Errorf("register trunk = %+v", got)
+	}
+}
+
+func TestDeviceCredentials(t *testing.T) {
+	c := withTenant(t)
+	c.ok("ext", "add", "2001", "--tenant", "fjordvik", "--name", "Kari")
+	d := parseJSON[provisioning.DeviceView](t, c.ok("device", "add", "00:15:65:AA:BB:CC", "--tenant", "fjordvik", "--model", "yealink-t54w", "--line", "1=2001", "-o", "json"))
+	if d.AuthUser != "ph001565aabbcc" {
+		t.Errorf("device add: auth_user %q, want ph001565aabbcc", d.AuthUser)
+	}
+	sec := parseJSON[provisioning.DeviceSecretView](t, c.ok("device", "secret", "00-15-65-aa-bb-cc", "--tenant", "fjordvik", "-o", "json"))
+	if sec.AuthUser != "ph001565aabbcc" || len(sec.Secret) != store.DeviceSecretLength || !store.ValidSecret(sec.Secret) || sec.Rotated {
+		t.Fatalf("device secret = %+v", sec)
+	}
+	// Nothing else ever prints the secret.
+	for _, args := range [][]string{
+		{"device", "show", "001565aabbcc"}, {"device", "show", "001565aabbcc", "-o", "json"}, {"device", "show", "001565aabbcc", "-o", "csv"},
+		{"device", "list"}, {"device", "list", "-o", "json"}, {"device", "list", "-o", "csv"},
+		{"device", "update", "001565aabbcc", "--description", "Resepsjonen", "-o", "json"},
+	} {
+		if out := c.ok(append(args, "--tenant", "fjordvik")...); strings.Contains(out, sec.Secret) {
+			t.Errorf("sentral %s prints the device secret:\n%s", strings.Join(args, " "), out)
+		}
+	}
+	if out := c.ok("device", "secret", "001565aabbcc", "--tenant", "fjordvik"); !strings.Contains(out, sec.Secret) || !strings.Contains(out, "auth_user:") {
+		t.Errorf("device secret (table):\n%s", out)
+	}
+	// The update above kept the secret; --rotate replaces it, once per call.
+	out, errs, code := c.run("device", "secret", "001565aabbcc", "--tenant", "fjordvik", "--rotate", "-o", "csv")
+	rows := parseCSV(t, out)
+	if code != exitOK || len(rows) != 1 || rows[0]["secret"] == sec.Secret || rows[0]["rotated"] != "true" || !strings.Contains(errs, "new configuration") {
+		t.Fatalf("device secret --rotate: exit %d, %v\n%s", code, rows, errs)
+	}
+	if again := parseJSON[provisioning.DeviceSecretView](t, c.ok("device", "secret", "001565aabbcc", "--tenant", "fjordvik", "-o", "json")); again.Secret != rows[0]["secret"] {
+		t.Errorf("secret after rotation %q, rotation printed %q", again.Secret, rows[0]["secret"])
+	}
+
+	// Usernames: chosen, unique across tenants, restored by "".
+	d = parseJSON[provisioning.DeviceView](t, c.ok("device", "update", "001565aabbcc", "--tenant", "fjordvik", "--auth-user", "resepsjon-1", "-o", "json"))
+	if d.AuthUser != "resepsjon-1" {
+		t.Errorf("device update --auth-user = %q", d.AuthUser)
+	}
+	c.refused("--auth-user", "device", "add", "001565aabbcd", "--tenant", "fjordvik", "--model", "yealink-t54w", "--auth-user", "2001")
+	c.ok("tenant", "add", "strandby", "--domain", "sip.strandby.no", "--ext-range", "3000-3999")
+	errs = c.refused("--auth-user", "device", "add", "001565aabbcd", "--tenant", "strandby", "--model", "yealink-t54w", "--auth-user", "resepsjon-1")
+	if !strings.Contains(errs, "001565aabbcc") {
+		t.Errorf("username in use: refusal does not name the device:\n%s", errs)
+	}
+	d = parseJSON[provisioning.DeviceView](t, c.ok("device", "update", "001565aabbcc", "--tenant", "fjordvik", "--auth-user", "", "-o", "json"))
+	if d.AuthUser != "ph001565aabbcc" {
+		t.Errorf("device update --auth-user \"\" = %q", d.AuthUser)
+	}
+	c.refused("MAC", "device", "secret", "001565aabbcc", "--tenant", "strandby")
+	c.refused("MAC", "device", "secret", "0015", "--tenant", "fjordvik")
+}

@@ -164,3 +164,54 @@ func (s *Store) inUse(ctx context.Context, ent store.Entity, field, value, query
 	}
 	return nil
 }
+
+// didHolder names what already answers a public number: an extension or a
+// group with it as DID, or a tenant with it as switchboard number, in any
+// tenant. selfEntity and selfID exempt the row being written (selfEntity
+// is EntityExtension, EntityGroup or EntityTenant; "" exempts nothing).
+func (s *Store) didHolder(ctx context.Context, did string, selfEntity store.Entity, selfID int64) (who string, found bool, err error) {
+	for _, c := range []struct {
+		ent   store.Entity
+		query string
+	}{
+		{store.EntityExtension, "SELECT 'extension ' || x.number || ' of tenant ' || t.name FROM extensions x JOIN tenants t ON t.id = x.tenant_id WHERE x.did = $1 AND x.id <> $2"},
+		{store.EntityGroup, "SELECT 'group ' || g.number || ' of tenant ' || t.name FROM ring_groups g JOIN tenants t ON t.id = g.tenant_id WHERE g.did = $1 AND g.id <> $2"},
+		{store.EntityTenant, "SELECT 'the switchboard of tenant ' || name FROM tenants WHERE switchboard_number = $1 AND id <> $2"},
+	} {
+		self := int64(0)
+		if c.ent == selfEntity {
+			self = selfID
+		}
+		found, err := s.lookup(ctx, c.query+" LIMIT 1", []any{did, self}, &who)
+		if err != nil || found {
+			return who, found, err
+		}
+	}
+	return "", false, nil
+}
+
+// checkDID applies the rules of an extension's or group's direct public
+// number: E.164, inside the tenant's DID ranges, and answering nothing
+// else anywhere (no other extension or group, no switchboard).
+func (s *Store) checkDID(ctx context.Context, ent store.Entity, t store.Tenant, selfID int64, did string) error {
+	if did == "" {
+		return nil
+	}
+	if err := (store.NumberRange{Kind: store.RangeDID, First: did, Last: did}).Validate(); err != nil {
+		return fieldErr(ent, "did", did, store.ErrInvalid, "must be a public number in E.164 (+4755550123)")
+	}
+	if !store.InRanges(t.Ranges, store.RangeDID, did) {
+		if rs := store.FormatRanges(t.Ranges, store.RangeDID); rs != "" {
+			return fieldErr(ent, "did", did, store.ErrInvalid, "outside tenant %s's DID ranges %s", t.Name, rs)
+		}
+		return fieldErr(ent, "did", did, store.ErrInvalid, "tenant %s has no DID ranges", t.Name)
+	}
+	who, found, err := s.didHolder(ctx, did, ent, selfID)
+	if err != nil {
+		return err
+	}
+	if found {
+		return fieldErr(ent, "did", did, store.ErrExists, "DID %s is already the direct number of %s", did, who)
+	}
+	return nil
+}

@@ -246,13 +246,16 @@ func extensionTable() *table[store.Extension, *store.Extension] {
 	const e = store.EntityExtension
 	return &table[store.Extension, *store.Extension]{
 		entity: e, name: "extensions", keyCol: "number", ownerCol: "tenant_id",
-		cols:  []string{"tenant_id", "number", "display_name", "person_id", "department_id", "site_id", "cos", "ha1_md5", "ha1_sha256", "voicemail_pin", "enabled"},
+		cols: []string{"tenant_id", "number", "display_name", "person_id", "department_id", "site_id", "cos", "ha1_md5", "ha1_sha256", "voicemail_pin", "enabled",
+			"did", "hide_caller_id"},
 		order: "length(number), number, tenant_id, id",
 		dest: func(v *store.Extension) []any {
-			return []any{&v.TenantID, &v.Number, &v.DisplayName, &v.PersonID, &v.DepartmentID, &v.SiteID, &v.COS, &v.HA1MD5, &v.HA1SHA256, &v.VoicemailPIN, &v.Enabled}
+			return []any{&v.TenantID, &v.Number, &v.DisplayName, &v.PersonID, &v.DepartmentID, &v.SiteID, &v.COS, &v.HA1MD5, &v.HA1SHA256, &v.VoicemailPIN, &v.Enabled,
+				&v.DID, &v.HideCallerID}
 		},
 		args: func(v *store.Extension) []any {
-			return []any{v.TenantID, v.Number, v.DisplayName, nullID(v.PersonID), nullID(v.DepartmentID), nullID(v.SiteID), string(v.COS), v.HA1MD5, v.HA1SHA256, v.VoicemailPIN, v.Enabled}
+			return []any{v.TenantID, v.Number, v.DisplayName, nullID(v.PersonID), nullID(v.DepartmentID), nullID(v.SiteID), string(v.COS), v.HA1MD5, v.HA1SHA256, v.VoicemailPIN, v.Enabled,
+				v.DID, v.HideCallerID}
 		},
 		key:      func(v *store.Extension) string { return v.Number },
 		tenantID: func(v *store.Extension) int64 { return v.TenantID },
@@ -261,9 +264,19 @@ func extensionTable() *table[store.Extension, *store.Extension] {
 			if v.COS == "" {
 				v.COS = store.DefaultCOS
 			}
+			if v.DID != "" {
+				v.DID = store.NormalizeDID(v.DID)
+			}
 		},
 		check: func(ctx context.Context, tx *Store, v, old *store.Extension) error {
 			if err := tx.checkNumber(ctx, e, v.TenantID, v.ID, v.Number); err != nil {
+				return err
+			}
+			t, err := tx.tenant(ctx, e, v.TenantID)
+			if err != nil {
+				return err
+			}
+			if err := tx.checkDID(ctx, e, t, v.ID, v.DID); err != nil {
 				return err
 			}
 			if old != nil && old.Number != v.Number {
@@ -312,13 +325,13 @@ func groupTable() *table[store.Group, *store.Group] {
 	const e = store.EntityGroup
 	return &table[store.Group, *store.Group]{
 		entity: e, name: "ring_groups", keyCol: "number", ownerCol: "tenant_id",
-		cols:  []string{"tenant_id", "number", "name", "strategy", "ring_seconds"},
+		cols:  []string{"tenant_id", "number", "name", "strategy", "ring_seconds", "did"},
 		order: "length(number), number, tenant_id, id",
 		dest: func(v *store.Group) []any {
-			return []any{&v.TenantID, &v.Number, &v.Name, &v.Strategy, &v.RingSeconds}
+			return []any{&v.TenantID, &v.Number, &v.Name, &v.Strategy, &v.RingSeconds, &v.DID}
 		},
 		args: func(v *store.Group) []any {
-			return []any{v.TenantID, v.Number, v.Name, string(v.Strategy), v.RingSeconds}
+			return []any{v.TenantID, v.Number, v.Name, string(v.Strategy), v.RingSeconds, v.DID}
 		},
 		key:      func(v *store.Group) string { return v.Number },
 		tenantID: func(v *store.Group) int64 { return v.TenantID },
@@ -330,9 +343,19 @@ func groupTable() *table[store.Group, *store.Group] {
 			if v.RingSeconds == 0 {
 				v.RingSeconds = 20
 			}
+			if v.DID != "" {
+				v.DID = store.NormalizeDID(v.DID)
+			}
 		},
 		check: func(ctx context.Context, tx *Store, v, _ *store.Group) error {
 			if err := tx.checkNumber(ctx, e, v.TenantID, v.ID, v.Number); err != nil {
+				return err
+			}
+			t, err := tx.tenant(ctx, e, v.TenantID)
+			if err != nil {
+				return err
+			}
+			if err := tx.checkDID(ctx, e, t, v.ID, v.DID); err != nil {
 				return err
 			}
 			switch v.Strategy {
@@ -404,17 +427,23 @@ func deviceTable() *table[store.Device, *store.Device] {
 	const e = store.EntityDevice
 	return &table[store.Device, *store.Device]{
 		entity: e, name: "devices", keyCol: "mac", global: true, ownerCol: "tenant_id",
-		cols:  []string{"tenant_id", "mac", "model", "site_id", "description"},
+		cols:  []string{"tenant_id", "mac", "model", "site_id", "description", "auth_user", "secret"},
 		order: "mac, id",
 		dest: func(v *store.Device) []any {
-			return []any{&v.TenantID, &v.MAC, &v.Model, &v.SiteID, &v.Description}
+			return []any{&v.TenantID, &v.MAC, &v.Model, &v.SiteID, &v.Description, &v.AuthUser, &v.Secret}
 		},
 		args: func(v *store.Device) []any {
-			return []any{v.TenantID, v.MAC, v.Model, nullID(v.SiteID), v.Description}
+			return []any{v.TenantID, v.MAC, v.Model, nullID(v.SiteID), v.Description, v.AuthUser, v.Secret}
 		},
 		key:      func(v *store.Device) string { return v.MAC },
 		tenantID: func(v *store.Device) int64 { return v.TenantID },
-		check: func(ctx context.Context, tx *Store, v, _ *store.Device) error {
+		normalize: func(v *store.Device) {
+			v.AuthUser = strings.TrimSpace(v.AuthUser)
+			if v.AuthUser == "" {
+				v.AuthUser = store.DefaultAuthUser(v.MAC)
+			}
+		},
+		check: func(ctx context.Context, tx *Store, v, old *store.Device) error {
 			if _, err := tx.tenant(ctx, e, v.TenantID); err != nil {
 				return err
 			}
@@ -431,6 +460,9 @@ func deviceTable() *table[store.Device, *store.Device] {
 					return fieldErr(e, "mac", v.MAC, store.ErrExists, "device %s is already provisioned", v.MAC)
 				}
 				return fieldErr(e, "mac", v.MAC, store.ErrExists, "device %s is already provisioned for another tenant", v.MAC)
+			}
+			if err := checkDeviceCredentials(ctx, tx, v, old); err != nil {
+				return err
 			}
 			if err := tx.checkRef(ctx, e, "site_id", "sites", store.EntitySite, v.TenantID, deref(v.SiteID)); err != nil {
 				return err
@@ -576,13 +608,13 @@ func trunkTable() *table[store.Trunk, *store.Trunk] {
 	const e = store.EntityTrunk
 	return &table[store.Trunk, *store.Trunk]{
 		entity: e, name: "trunks", keyCol: "name", ownerCol: "tenant_id",
-		cols:  []string{"tenant_id", "name", "mode", "host", "port", "transport", "username", "password", "realm", "priority", "enabled"},
+		cols:  []string{"tenant_id", "name", "mode", "host", "port", "transport", "username", "password", "realm", "priority", "enabled", "emergency"},
 		order: "name, tenant_id, id",
 		dest: func(v *store.Trunk) []any {
-			return []any{&v.TenantID, &v.Name, &v.Mode, &v.Host, &v.Port, &v.Transport, &v.Username, &v.Password, &v.Realm, &v.Priority, &v.Enabled}
+			return []any{&v.TenantID, &v.Name, &v.Mode, &v.Host, &v.Port, &v.Transport, &v.Username, &v.Password, &v.Realm, &v.Priority, &v.Enabled, &v.Emergency}
 		},
 		args: func(v *store.Trunk) []any {
-			return []any{v.TenantID, v.Name, string(v.Mode), v.Host, v.Port, v.Transport, v.Username, v.Password, v.Realm, v.Priority, v.Enabled}
+			return []any{v.TenantID, v.Name, string(v.Mode), v.Host, v.Port, v.Transport, v.Username, v.Password, v.Realm, v.Priority, v.Enabled, v.Emergency}
 		},
 		key:      func(v *store.Trunk) string { return v.Name },
 		tenantID: func(v *store.Trunk) int64 { return v.TenantID },
@@ -596,6 +628,12 @@ func trunkTable() *table[store.Trunk, *store.Trunk] {
 				if v.Transport == "tls" {
 					v.Port = 5061
 				}
+			}
+			for i := range v.Routes {
+				v.Routes[i] = strings.TrimSpace(v.Routes[i])
+			}
+			for i := range v.PeerAddresses {
+				v.PeerAddresses[i] = strings.TrimSpace(v.PeerAddresses[i])
 			}
 		},
 		check: func(ctx context.Context, tx *Store, v, _ *store.Trunk) error {
@@ -627,7 +665,132 @@ func trunkTable() *table[store.Trunk, *store.Trunk] {
 			if v.Priority < 0 {
 				return fieldErr(e, "priority", itoa(int64(v.Priority)), store.ErrInvalid, "must be 0 or more")
 			}
+			if err := checkTrunkLists(v); err != nil {
+				return err
+			}
 			return tx.checkUnique(ctx, e, "trunks", "name", "name", v.Name, v.TenantID, v.ID)
 		},
+		saveChildren: func(ctx context.Context, tx *Store, v *store.Trunk, create bool) error {
+			if !create {
+				for _, q := range []string{"DELETE FROM trunk_routes WHERE trunk_id = $1", "DELETE FROM trunk_peers WHERE trunk_id = $1"} {
+					if _, err := tx.tx.tx.ExecContext(ctx, q, v.ID); err != nil {
+						return fmt.Errorf("replace trunk routes and peers: %w", err)
+					}
+				}
+			}
+			for i, r := range v.Routes {
+				if _, err := tx.tx.tx.ExecContext(ctx, "INSERT INTO trunk_routes (trunk_id, position, prefix) VALUES ($1, $2, $3)", v.ID, i, r); err != nil {
+					return fmt.Errorf("write trunk route %s: %w", r, tx.classify(err))
+				}
+			}
+			for i, a := range v.PeerAddresses {
+				if _, err := tx.tx.tx.ExecContext(ctx, "INSERT INTO trunk_peers (trunk_id, position, address) VALUES ($1, $2, $3)", v.ID, i, a); err != nil {
+					return fmt.Errorf("write trunk peer %s: %w", a, tx.classify(err))
+				}
+			}
+			return nil
+		},
+		load: func(ctx context.Context, s *Store, vs []*store.Trunk) error {
+			idx := make(map[int64]*store.Trunk, len(vs))
+			ids := make([]int64, len(vs))
+			for i, v := range vs {
+				idx[v.ID], ids[i] = v, v.ID
+				v.Routes, v.PeerAddresses = []string{}, []string{}
+			}
+			err := children(ctx, s, "SELECT trunk_id, prefix FROM trunk_routes WHERE trunk_id IN (%s) ORDER BY trunk_id, position", ids,
+				func(rows *sql.Rows) error {
+					var id int64
+					var r string
+					if err := rows.Scan(&id, &r); err != nil {
+						return err
+					}
+					idx[id].Routes = append(idx[id].Routes, r)
+					return nil
+				})
+			if err != nil {
+				return fmt.Errorf("read trunk routes: %w", err)
+			}
+			err = children(ctx, s, "SELECT trunk_id, address FROM trunk_peers WHERE trunk_id IN (%s) ORDER BY trunk_id, position", ids,
+				func(rows *sql.Rows) error {
+					var id int64
+					var a string
+					if err := rows.Scan(&id, &a); err != nil {
+						return err
+					}
+					idx[id].PeerAddresses = append(idx[id].PeerAddresses, a)
+					return nil
+				})
+			if err != nil {
+				return fmt.Errorf("read trunk peers: %w", err)
+			}
+			return nil
+		},
 	}
+}
+
+// checkTrunkLists validates a trunk's route patterns and peer addresses.
+func checkTrunkLists(v *store.Trunk) error {
+	const e = store.EntityTrunk
+	seen := make(map[string]bool, len(v.Routes))
+	for _, r := range v.Routes {
+		if !store.ValidRoute(r) {
+			return fieldErr(e, "routes", r, store.ErrInvalid, "a route is + and up to %d digits, e.g. +47, +4781 or + for every number", store.MaxRouteDigits)
+		}
+		if seen[r] {
+			return fieldErr(e, "routes", r, store.ErrInvalid, "route %s is given twice", r)
+		}
+		seen[r] = true
+	}
+	seen = make(map[string]bool, len(v.PeerAddresses))
+	for _, a := range v.PeerAddresses {
+		c, err := store.CanonicalPeer(a)
+		if err != nil {
+			return fieldErr(e, "peer_addresses", a, store.ErrInvalid, "%v", err)
+		}
+		if c != a {
+			return fieldErr(e, "peer_addresses", a, store.ErrInvalid, "must be written %s", c)
+		}
+		if seen[a] {
+			return fieldErr(e, "peer_addresses", a, store.ErrInvalid, "address %s is given twice", a)
+		}
+		seen[a] = true
+	}
+	if v.Mode == store.TrunkPeer && len(v.PeerAddresses) == 0 {
+		return fieldErr(e, "peer_addresses", "", store.ErrInvalid,
+			"a peer trunk needs the addresses the operator sends calls from: calls from anywhere else are refused")
+	}
+	return nil
+}
+
+// checkDeviceCredentials validates a device's AuthUser and secret. A new
+// device without a secret gets a generated one; an update without one keeps
+// the stored secret (old is nil on create).
+func checkDeviceCredentials(ctx context.Context, tx *Store, v, old *store.Device) error {
+	const e = store.EntityDevice
+	if !store.ValidAuthUser(v.AuthUser) {
+		return fieldErr(e, "auth_user", v.AuthUser, store.ErrInvalid,
+			"must be 3 to 64 lower-case letters, digits, dots, underscores or hyphens, starting with a letter")
+	}
+	var mac string
+	found, err := tx.lookup(ctx, "SELECT mac FROM devices WHERE auth_user = $1 AND id <> $2", []any{v.AuthUser, v.ID}, &mac)
+	if err != nil {
+		return err
+	}
+	if found {
+		return fieldErr(e, "auth_user", v.AuthUser, store.ErrExists, "username %s is already used by device %s (usernames are unique across all tenants)", v.AuthUser, mac)
+	}
+	switch {
+	case v.Secret != "":
+	case old != nil && old.Secret != "":
+		v.Secret = old.Secret
+	default:
+		if v.Secret, err = store.NewDeviceSecret(); err != nil {
+			return err
+		}
+	}
+	if !store.ValidSecret(v.Secret) {
+		// The secret itself is never echoed, not even a refused one.
+		return fieldErr(e, "secret", "", store.ErrInvalid, "must be 16 to 64 letters, digits or . _ + -")
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/sentralpbx/sentral/store"
 )
@@ -18,17 +19,23 @@ var (
 func tenantTable() *table[store.Tenant, *store.Tenant] {
 	return &table[store.Tenant, *store.Tenant]{
 		entity: store.EntityTenant, name: "tenants", keyCol: "name", global: true, ownerCol: "id",
-		cols:  []string{"name", "display_name", "domain", "switchboard_number"},
+		cols:  []string{"name", "display_name", "domain", "switchboard_number", "outside_prefix", "unknown_did"},
 		order: "name, id",
 		dest: func(v *store.Tenant) []any {
-			return []any{&v.Name, &v.DisplayName, &v.Domain, &v.SwitchboardNumber}
+			return []any{&v.Name, &v.DisplayName, &v.Domain, &v.SwitchboardNumber, &v.OutsidePrefix, &v.UnknownDID}
 		},
 		args: func(v *store.Tenant) []any {
-			return []any{v.Name, v.DisplayName, v.Domain, v.SwitchboardNumber}
+			return []any{v.Name, v.DisplayName, v.Domain, v.SwitchboardNumber, v.OutsidePrefix, string(v.UnknownDID)}
 		},
 		key:      func(v *store.Tenant) string { return v.Name },
 		tenantID: func(v *store.Tenant) int64 { return v.ID },
-		check:    checkTenant,
+		normalize: func(v *store.Tenant) {
+			v.OutsidePrefix = strings.TrimSpace(v.OutsidePrefix)
+			if v.UnknownDID == "" {
+				v.UnknownDID = store.UnknownDIDSwitchboard
+			}
+		},
+		check: checkTenant,
 		saveChildren: func(ctx context.Context, tx *Store, v *store.Tenant, create bool) error {
 			if !create {
 				if _, err := tx.tx.tx.ExecContext(ctx, "DELETE FROM tenant_ranges WHERE tenant_id = $1", v.ID); err != nil {
@@ -111,7 +118,15 @@ func checkTenant(ctx context.Context, tx *Store, v, old *store.Tenant) error {
 			return err
 		}
 	}
-	if err := checkTenantRanges(ctx, tx, v); err != nil {
+	switch v.UnknownDID {
+	case store.UnknownDIDSwitchboard, store.UnknownDIDReject:
+	default:
+		return fieldErr(e, "unknown_did", string(v.UnknownDID), store.ErrInvalid, "must be switchboard or reject")
+	}
+	if !store.ValidOutsidePrefix(v.OutsidePrefix) {
+		return fieldErr(e, "outside_prefix", v.OutsidePrefix, store.ErrInvalid, "must be 1 to %d digits, or empty for none", store.MaxOutsidePrefixDigits)
+	}
+	if err := checkTenantRanges(ctx, tx, v, old); err != nil {
 		return err
 	}
 	if old != nil {
@@ -141,14 +156,26 @@ func checkTenant(ctx context.Context, tx *Store, v, old *store.Tenant) error {
 				return fieldErr(e, "switchboard_number", sb, store.ErrExists, "number %s is already used by group %q", sb, name)
 			}
 		}
+		if strings.HasPrefix(sb, "+") {
+			if who, found, err := tx.didHolder(ctx, sb, e, v.ID); err != nil {
+				return err
+			} else if found {
+				return fieldErr(e, "switchboard_number", sb, store.ErrExists, "DID %s is already the direct number of %s", sb, who)
+			}
+		}
 	}
 	return nil
 }
 
 // checkTenantRanges validates the ranges and refuses any that conflict
-// with another range of this or any other tenant.
-func checkTenantRanges(ctx context.Context, tx *Store, v *store.Tenant) error {
+// with another range of this or any other tenant, or with the outside-line
+// prefix of this or any other tenant (extension ranges of all tenants form
+// one numbering plan, so every tenant's users dial every range). old is nil
+// on create; it tells whether a clash with the prefix is the prefix's
+// fault (it changed) or the ranges'.
+func checkTenantRanges(ctx context.Context, tx *Store, v, old *store.Tenant) error {
 	const e = store.EntityTenant
+	prefixChanged := old == nil || old.OutsidePrefix != v.OutsidePrefix
 	for i, r := range v.Ranges {
 		if err := r.Validate(); err != nil {
 			return fieldErr(e, "ranges", r.String(), store.ErrInvalid, "%v", err)
@@ -158,9 +185,14 @@ func checkTenantRanges(ctx context.Context, tx *Store, v *store.Tenant) error {
 				return fieldErr(e, "ranges", r.String(), store.ErrInvalid, "%s range %s conflicts with range %s of the same tenant", r.Kind, r, o)
 			}
 		}
-	}
-	if len(v.Ranges) == 0 {
-		return nil
+		if store.PrefixConflicts(v.OutsidePrefix, r) {
+			if prefixChanged {
+				return fieldErr(e, "outside_prefix", v.OutsidePrefix, store.ErrInvalid,
+					"clashes with the tenant's extension range %s: %s", r, prefixClash(v.OutsidePrefix, r))
+			}
+			return fieldErr(e, "ranges", r.String(), store.ErrInvalid,
+				"clashes with the tenant's outside-line prefix %s: %s", v.OutsidePrefix, prefixClash(v.OutsidePrefix, r))
+		}
 	}
 	rows, err := tx.q().QueryContext(ctx,
 		"SELECT t.name, r.kind, r.first_number, r.last_number FROM tenant_ranges r JOIN tenants t ON t.id = r.tenant_id WHERE r.tenant_id <> $1 ORDER BY t.name, r.position",
@@ -194,6 +226,63 @@ func checkTenantRanges(ctx context.Context, tx *Store, v *store.Tenant) error {
 			}
 		}
 	}
+	if prefixChanged {
+		for _, o := range others {
+			if store.PrefixConflicts(v.OutsidePrefix, o.r) {
+				return fieldErr(e, "outside_prefix", v.OutsidePrefix, store.ErrInvalid,
+					"clashes with tenant %s's extension range %s, which this tenant's phones dial directly (one numbering plan): %s",
+					o.tenant, o.r, prefixClash(v.OutsidePrefix, o.r))
+			}
+		}
+	}
+	return checkOthersPrefixes(ctx, tx, v)
+}
+
+// prefixClash explains why an outside-line prefix and an extension range
+// that conflict (store.PrefixConflicts) cannot coexist, with an example.
+func prefixClash(prefix string, r store.NumberRange) string {
+	if len(prefix) > len(r.First) {
+		n := prefix[:len(r.First)]
+		return fmt.Sprintf("dialling %s reaches extension %s before the prefix is complete", prefix, n)
+	}
+	// The smallest number of the range that starts with the prefix.
+	n := prefix + strings.Repeat("0", len(r.First)-len(prefix))
+	if n < r.First {
+		n = r.First
+	}
+	return fmt.Sprintf("a phone dialling %s could mean extension %s or an outside line", n, n)
+}
+
+// checkOthersPrefixes refuses extension ranges that start with another
+// tenant's outside-line prefix.
+func checkOthersPrefixes(ctx context.Context, tx *Store, v *store.Tenant) error {
+	rows, err := tx.q().QueryContext(ctx, "SELECT name, outside_prefix FROM tenants WHERE id <> $1 AND outside_prefix <> '' ORDER BY name", v.ID)
+	if err != nil {
+		return fmt.Errorf("check outside-line prefixes: %w", err)
+	}
+	type prefix struct{ tenant, prefix string }
+	var ps []prefix
+	for rows.Next() {
+		var p prefix
+		if err := rows.Scan(&p.tenant, &p.prefix); err != nil {
+			rows.Close()
+			return fmt.Errorf("check outside-line prefixes: %w", err)
+		}
+		ps = append(ps, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("check outside-line prefixes: %w", err)
+	}
+	for _, r := range v.Ranges {
+		for _, p := range ps {
+			if store.PrefixConflicts(p.prefix, r) {
+				return fieldErr(store.EntityTenant, "ranges", r.String(), store.ErrExists,
+					"clashes with tenant %s's outside-line prefix %s, and its phones dial this tenant's extensions directly (one numbering plan): %s",
+					p.tenant, p.prefix, prefixClash(p.prefix, r))
+			}
+		}
+	}
 	return nil
 }
 
@@ -216,6 +305,8 @@ func checkRangesKeepUsers(ctx context.Context, tx *Store, v, old *store.Tenant) 
 		{"extension", "SELECT number FROM extensions WHERE tenant_id = $1 ORDER BY length(number), number", "extension", store.RangeExtension},
 		{"group", "SELECT number FROM ring_groups WHERE tenant_id = $1 ORDER BY length(number), number", "extension", store.RangeExtension},
 		{"site DID", "SELECT did FROM sites WHERE tenant_id = $1 AND did <> '' ORDER BY did", "DID", store.RangeDID},
+		{"extension DID", "SELECT did FROM extensions WHERE tenant_id = $1 AND did <> '' ORDER BY did", "DID", store.RangeDID},
+		{"group DID", "SELECT did FROM ring_groups WHERE tenant_id = $1 AND did <> '' ORDER BY did", "DID", store.RangeDID},
 	} {
 		rows, err := tx.q().QueryContext(ctx, c.query, v.ID)
 		if err != nil {
@@ -261,6 +352,8 @@ func deleteTenantContents(ctx context.Context, tx *Store, v *store.Tenant) error
 		"DELETE FROM dect_gateways WHERE tenant_id = $1",
 		"DELETE FROM device_lines WHERE device_id IN (SELECT id FROM devices WHERE tenant_id = $1)",
 		"DELETE FROM devices WHERE tenant_id = $1",
+		"DELETE FROM trunk_routes WHERE trunk_id IN (SELECT id FROM trunks WHERE tenant_id = $1)",
+		"DELETE FROM trunk_peers WHERE trunk_id IN (SELECT id FROM trunks WHERE tenant_id = $1)",
 		"DELETE FROM trunks WHERE tenant_id = $1",
 		"DELETE FROM extensions WHERE tenant_id = $1",
 		"DELETE FROM people WHERE tenant_id = $1",

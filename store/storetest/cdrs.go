@@ -42,7 +42,7 @@ func testCDRs(t *testing.T, h Harness) {
 	t.Run("open, answer, close round trip keeps every field", func(t *testing.T) {
 		ctx, st, _ := open(t, h)
 		f := newFixture(t, ctx, st)
-		trunk := store.Trunk{TenantID: f.t1.ID, Name: "centrex", Mode: store.TrunkPeer, Host: "sip.operator.example", Port: 5061, Transport: "tls", Enabled: true}
+		trunk := store.Trunk{TenantID: f.t1.ID, Name: "centrex", Mode: store.TrunkPeer, Host: "sip.operator.example", Port: 5061, Transport: "tls", Enabled: true, PeerAddresses: []string{"192.0.2.1"}}
 		mustCreate(t, ctx, st.Trunks(), &trunk)
 		seq := lastChange(t, ctx, st)
 		want := store.CDR{

@@ -45,6 +45,7 @@ func testCRUD(t *testing.T, h Harness) {
 				if i == 0 {
 					tn.SwitchboardNumber = "4000"
 					tn.Ranges = append(tn.Ranges, didRange("+4755570000-+4755570099"), extRange("600-649"))
+					tn.OutsidePrefix, tn.UnknownDID = "0", store.UnknownDIDReject
 				}
 				return tn
 			},
@@ -58,6 +59,7 @@ func testCRUD(t *testing.T, h Harness) {
 				v.SwitchboardNumber = "4099"
 				// Drop one range, add another, widen the DID block.
 				v.Ranges = []store.NumberRange{extRange("4000-4099"), extRange("700-749"), didRange("+4755570000-+4755570199")}
+				v.OutsidePrefix, v.UnknownDID = "90", store.UnknownDIDSwitchboard
 			},
 		})
 	})
@@ -154,6 +156,7 @@ func testCRUD(t *testing.T, h Harness) {
 					e.HA1MD5 = "0123456789abcdef0123456789abcdef"
 					e.HA1SHA256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 					e.VoicemailPIN = "$pbkdf2-sha256$i=10000$c2FsdA$aGFzaA"
+					e.DID, e.HideCallerID = "+4755550123", true
 				case 2:
 					e.TenantID, e.Number = f.t2.ID, "3102"
 				}
@@ -166,6 +169,7 @@ func testCRUD(t *testing.T, h Harness) {
 				v.Number, v.DisplayName, v.COS, v.Enabled = "2199", "Sentralbord", store.COSMobile, false
 				v.PersonID, v.SiteID = nil, nil // clear two pointers, keep DepartmentID
 				v.HA1MD5, v.HA1SHA256, v.VoicemailPIN = "fedcba9876543210fedcba9876543210", "", ""
+				v.DID, v.HideCallerID = "+4755550124", false
 			},
 		})
 	})
@@ -179,6 +183,7 @@ func testCRUD(t *testing.T, h Harness) {
 				case 0:
 					d.SiteID, d.Description = ptr(f.site1.ID), "Resepsjonen"
 					d.Lines = []store.DeviceLine{{Line: 1, ExtensionID: f.ext1[0].ID}, {Line: 2, ExtensionID: f.ext1[1].ID}}
+					d.AuthUser, d.Secret = "resepsjon-1", "Abcdefghijkmnpqrst234"
 				case 2:
 					d.TenantID = f.t2.ID
 					d.Lines = []store.DeviceLine{{Line: 1, ExtensionID: f.ext2[0].ID}}
@@ -191,6 +196,7 @@ func testCRUD(t *testing.T, h Harness) {
 			scoped: true,
 			mutate: func(f *fixture, v *store.Device) {
 				v.Model, v.Description, v.SiteID = "snom-d785", "", nil
+				v.AuthUser, v.Secret = "resepsjon.2", "x-New_Secret.0123456789+"
 				// Replace, reorder and leave a gap in the line keys.
 				v.Lines = []store.DeviceLine{{Line: 1, ExtensionID: f.ext1[2].ID}, {Line: 3, ExtensionID: f.ext1[0].ID}}
 			},
@@ -242,11 +248,15 @@ func testCRUD(t *testing.T, h Harness) {
 			repo:   store.Store.Trunks,
 			make: func(f *fixture, i int) store.Trunk {
 				tr := store.Trunk{TenantID: f.t1.ID, Name: fmt.Sprintf("centrex-%d", i), Mode: store.TrunkPeer,
-					Host: fmt.Sprintf("sbc%d.operator.example", i), Port: 5060, Transport: "udp", Priority: 10 * i}
+					Host: fmt.Sprintf("sbc%d.operator.example", i), Port: 5060, Transport: "udp", Priority: 10 * i,
+					PeerAddresses: []string{fmt.Sprintf("192.0.2.%d", 10+i)}}
 				switch i {
 				case 0:
 					tr.Mode, tr.Transport, tr.Port = store.TrunkRegister, "tls", 5061
 					tr.Username, tr.Password, tr.Realm, tr.Enabled = "4755550000", "s3cr3t", "operator.example", true
+					// Not in sorted order: the order given is kept.
+					tr.Routes, tr.Emergency = []string{"+47", "+4781", "+"}, true
+					tr.PeerAddresses = []string{"198.51.100.0/24", "192.0.2.10", "2001:db8::/32"}
 				case 2:
 					tr.TenantID = f.t2.ID
 				}
@@ -258,6 +268,8 @@ func testCRUD(t *testing.T, h Harness) {
 			mutate: func(f *fixture, v *store.Trunk) {
 				v.Name, v.Host, v.Port, v.Transport = "centrex-backup", "sbc9.operator.example", 5080, "tcp"
 				v.Password, v.Priority, v.Enabled = "n3w", 99, false
+				// Replace and reorder routes; drop every peer (a register trunk needs none).
+				v.Routes, v.Emergency, v.PeerAddresses = []string{"+", "+46"}, false, nil
 			},
 		})
 	})
@@ -273,6 +285,7 @@ func testCRUD(t *testing.T, h Harness) {
 					// Not in ID order: the hunt order must be kept as given.
 					g.Members = []int64{f.ext1[2].ID, f.ext1[0].ID, f.ext1[1].ID}
 					g.Strategy = store.GroupHunt
+					g.DID = "+4755550200"
 				case 2:
 					g.TenantID, g.Number, g.Members = f.t2.ID, "3502", []int64{f.ext2[1].ID}
 				}
@@ -284,6 +297,7 @@ func testCRUD(t *testing.T, h Harness) {
 			mutate: func(f *fixture, v *store.Group) {
 				v.Number, v.Name, v.Strategy, v.RingSeconds = "2599", "Servicetorget", store.GroupSimultaneous, 45
 				v.Members = []int64{f.ext1[1].ID, f.ext1[2].ID}
+				v.DID = "+4755550201"
 			},
 		})
 	})

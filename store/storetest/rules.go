@@ -43,6 +43,28 @@ func testRules(t *testing.T, h Harness) {
 			return st.Tenants().Create(ctx, &tn)
 		}
 	}
+	setPrefix := func(p string) func(*testing.T, context.Context, store.Store, *fixture) error {
+		return func(t *testing.T, ctx context.Context, st store.Store, f *fixture) error {
+			tn := f.t1
+			tn.OutsidePrefix = p
+			return st.Tenants().Update(ctx, &tn)
+		}
+	}
+	setExtDID := func(did string) func(*testing.T, context.Context, store.Store, *fixture) error {
+		return func(t *testing.T, ctx context.Context, st store.Store, f *fixture) error {
+			e := f.ext1[0]
+			e.DID = did
+			return st.Extensions().Update(ctx, &e)
+		}
+	}
+	newTrunk := func(mut func(*store.Trunk)) func(*testing.T, context.Context, store.Store, *fixture) error {
+		return func(t *testing.T, ctx context.Context, st store.Store, f *fixture) error {
+			tr := store.Trunk{TenantID: f.t1.ID, Name: "centrex", Mode: store.TrunkPeer, Host: "sbc.example", Port: 5060, Transport: "udp",
+				Routes: []string{"+47"}, PeerAddresses: []string{"192.0.2.1"}}
+			mut(&tr)
+			return st.Trunks().Create(ctx, &tr)
+		}
+	}
 	stillThere := func(t *testing.T, ctx context.Context, st store.Store, f *fixture) {
 		t.Helper()
 		if _, err := st.Extensions().Get(ctx, f.ext1[0].ID); err != nil {
@@ -340,21 +362,204 @@ func testRules(t *testing.T, h Harness) {
 			}},
 		{name: "duplicate trunk name", kinds: kinds(store.ErrExists), fields: []string{"name"},
 			setup: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) {
-				tr := store.Trunk{TenantID: f.t1.ID, Name: "centrex", Mode: store.TrunkPeer, Host: "sbc.example", Port: 5060, Transport: "udp"}
+				tr := store.Trunk{TenantID: f.t1.ID, Name: "centrex", Mode: store.TrunkPeer, Host: "sbc.example", Port: 5060, Transport: "udp", PeerAddresses: []string{"192.0.2.1"}}
 				mustCreate(t, ctx, st.Trunks(), &tr)
 			},
 			do: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) error {
-				tr := store.Trunk{TenantID: f.t1.ID, Name: "centrex", Mode: store.TrunkPeer, Host: "sbc2.example", Port: 5060, Transport: "udp"}
+				tr := store.Trunk{TenantID: f.t1.ID, Name: "centrex", Mode: store.TrunkPeer, Host: "sbc2.example", Port: 5060, Transport: "udp", PeerAddresses: []string{"192.0.2.1"}}
 				return st.Trunks().Create(ctx, &tr)
 			}},
 		{name: "control: same trunk name in another tenant", kinds: nil,
 			setup: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) {
-				tr := store.Trunk{TenantID: f.t1.ID, Name: "centrex", Mode: store.TrunkPeer, Host: "sbc.example", Port: 5060, Transport: "udp"}
+				tr := store.Trunk{TenantID: f.t1.ID, Name: "centrex", Mode: store.TrunkPeer, Host: "sbc.example", Port: 5060, Transport: "udp", PeerAddresses: []string{"192.0.2.1"}}
 				mustCreate(t, ctx, st.Trunks(), &tr)
 			},
 			do: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) error {
-				tr := store.Trunk{TenantID: f.t2.ID, Name: "centrex", Mode: store.TrunkPeer, Host: "sbc.example", Port: 5060, Transport: "udp"}
+				tr := store.Trunk{TenantID: f.t2.ID, Name: "centrex", Mode: store.TrunkPeer, Host: "sbc.example", Port: 5060, Transport: "udp", PeerAddresses: []string{"192.0.2.1"}}
 				return st.Trunks().Create(ctx, &tr)
+			}},
+
+		// The outside-line prefix and the numbering plan.
+		{name: "outside prefix with a letter", kinds: kinds(store.ErrInvalid), fields: []string{"outside_prefix"},
+			do: setPrefix("0a")},
+		{name: "outside prefix of 5 digits", kinds: kinds(store.ErrInvalid), fields: []string{"outside_prefix"},
+			do: setPrefix("00000")},
+		{name: "outside prefix starts the tenant's own range (2 against 2000-2999)", kinds: kinds(store.ErrInvalid), fields: []string{"outside_prefix"},
+			do: setPrefix("2")},
+		{name: "outside prefix equal to a number of the tenant's range (2000 against 2000-2999)", kinds: kinds(store.ErrInvalid), fields: []string{"outside_prefix"},
+			do: setPrefix("2000")},
+		{name: "outside prefix begins with a number of the new tenant's range (401 against 40-49)", kinds: kinds(store.ErrInvalid), fields: []string{"outside_prefix"},
+			do: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) error {
+				tn := store.Tenant{Name: "annen", DisplayName: "annen", Domain: "annen.example.net", Ranges: []store.NumberRange{extRange("40-49")}, OutsidePrefix: "401"}
+				return st.Tenants().Create(ctx, &tn)
+			}},
+		{name: "outside prefix starts another tenant's range (3 against 3000-3999)", kinds: kinds(store.ErrInvalid), fields: []string{"outside_prefix"},
+			do: setPrefix("3")},
+		{name: "control: outside prefix 0", kinds: nil, do: setPrefix("0")},
+		{name: "range added onto the tenant's own outside prefix", kinds: rangeKinds, fields: []string{"ranges"},
+			setup: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) {
+				tn := f.t1
+				tn.OutsidePrefix = "0"
+				mustUpdate(t, ctx, st.Tenants(), &tn)
+				f.t1 = tn
+			},
+			do: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) error {
+				tn := f.t1
+				tn.Ranges = append(tn.Ranges, extRange("0100-0199"))
+				return st.Tenants().Update(ctx, &tn)
+			}},
+		{name: "new tenant's range starts with another tenant's outside prefix", kinds: rangeKinds, fields: []string{"ranges"},
+			setup: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) {
+				tn := f.t1
+				tn.OutsidePrefix = "0"
+				mustUpdate(t, ctx, st.Tenants(), &tn)
+			},
+			do: newTenant("annen", "annen.example.net", extRange("0100-0199"))},
+		{name: "unknown-DID policy not known", kinds: kinds(store.ErrInvalid), fields: []string{"unknown_did"},
+			do: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) error {
+				tn := f.t1
+				tn.UnknownDID = "voicemail"
+				return st.Tenants().Update(ctx, &tn)
+			}},
+
+		// Direct numbers (DIDs) of extensions and groups.
+		{name: "extension DID not E.164", kinds: kinds(store.ErrInvalid), fields: []string{"did"},
+			do: setExtDID("+47abc")},
+		{name: "extension DID outside the tenant's DID ranges", kinds: kinds(store.ErrInvalid), fields: []string{"did"},
+			do: setExtDID("+4799999999")},
+		{name: "extension DID in another tenant's DID range", kinds: kinds(store.ErrInvalid), fields: []string{"did"},
+			do: setExtDID("+4755560001")},
+		{name: "control: extension DID as 8-digit national number", kinds: nil, do: setExtDID("55550001"),
+			check: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) {
+				if got, _ := st.Extensions().Get(ctx, f.ext1[0].ID); got.DID != "+4755550001" {
+					t.Errorf("DID stored as %q, want +4755550001", got.DID)
+				}
+			}},
+		{name: "extension DID taken by another extension", kinds: kinds(store.ErrExists), fields: []string{"did"},
+			setup: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) {
+				e := f.ext1[1]
+				e.DID = "+4755550001"
+				mustUpdate(t, ctx, st.Extensions(), &e)
+			},
+			do: setExtDID("+4755550001")},
+		{name: "extension DID taken by a group", kinds: kinds(store.ErrExists), fields: []string{"did"},
+			setup: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) {
+				g := store.Group{TenantID: f.t1.ID, Number: "2600", Name: "G", Strategy: store.GroupHunt, RingSeconds: 20, DID: "+4755550001"}
+				mustCreate(t, ctx, st.Groups(), &g)
+			},
+			do: setExtDID("+4755550001")},
+		{name: "group DID taken by an extension", kinds: kinds(store.ErrExists), fields: []string{"did"},
+			setup: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) {
+				e := f.ext1[1]
+				e.DID = "+4755550001"
+				mustUpdate(t, ctx, st.Extensions(), &e)
+			},
+			do: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) error {
+				g := store.Group{TenantID: f.t1.ID, Number: "2600", Name: "G", Strategy: store.GroupHunt, RingSeconds: 20, DID: "+4755550001"}
+				return st.Groups().Create(ctx, &g)
+			}},
+		{name: "group DID outside the tenant's DID ranges", kinds: kinds(store.ErrInvalid), fields: []string{"did"},
+			do: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) error {
+				g := store.Group{TenantID: f.t1.ID, Number: "2600", Name: "G", Strategy: store.GroupHunt, RingSeconds: 20, DID: "+4755560001"}
+				return st.Groups().Create(ctx, &g)
+			}},
+		{name: "extension DID equal to the switchboard number", kinds: kinds(store.ErrExists), fields: []string{"did"},
+			setup: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) {
+				tn := f.t1
+				tn.SwitchboardNumber = "+4755550000"
+				mustUpdate(t, ctx, st.Tenants(), &tn)
+			},
+			do: setExtDID("+4755550000")},
+		{name: "switchboard number set to an extension's DID", kinds: kinds(store.ErrExists), fields: []string{"switchboard_number"},
+			setup: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) {
+				e := f.ext1[1]
+				e.DID = "+4755550001"
+				mustUpdate(t, ctx, st.Extensions(), &e)
+			},
+			do: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) error {
+				tn := f.t1
+				tn.SwitchboardNumber = "+4755550001"
+				return st.Tenants().Update(ctx, &tn)
+			}},
+		{name: "shrinking DID ranges below an extension's DID", kinds: kinds(store.ErrInUse), fields: []string{"ranges"},
+			setup: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) {
+				e := f.ext1[1]
+				e.DID = "+4755550900"
+				mustUpdate(t, ctx, st.Extensions(), &e)
+			},
+			do: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) error {
+				tn := f.t1
+				tn.Ranges = []store.NumberRange{extRange("2000-2999"), didRange("+4755550000-+4755550099")}
+				return st.Tenants().Update(ctx, &tn)
+			}},
+		{name: "shrinking DID ranges below a group's DID", kinds: kinds(store.ErrInUse), fields: []string{"ranges"},
+			setup: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) {
+				g := store.Group{TenantID: f.t1.ID, Number: "2600", Name: "G", Strategy: store.GroupHunt, RingSeconds: 20, DID: "+4755550900"}
+				mustCreate(t, ctx, st.Groups(), &g)
+			},
+			do: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) error {
+				tn := f.t1
+				tn.Ranges = []store.NumberRange{extRange("2000-2999"), didRange("+4755550000-+4755550099")}
+				return st.Tenants().Update(ctx, &tn)
+			}},
+
+		// Trunk routes and peers.
+		{name: "trunk route without +", kinds: kinds(store.ErrInvalid), fields: []string{"routes"},
+			do: newTrunk(func(tr *store.Trunk) { tr.Routes = []string{"47"} })},
+		{name: "trunk route of 16 digits", kinds: kinds(store.ErrInvalid), fields: []string{"routes"},
+			do: newTrunk(func(tr *store.Trunk) { tr.Routes = []string{"+4712345678901234"} })},
+		{name: "trunk route given twice", kinds: kinds(store.ErrInvalid), fields: []string{"routes"},
+			do: newTrunk(func(tr *store.Trunk) { tr.Routes = []string{"+47", "+", "+47"} })},
+		{name: "trunk peer not an address", kinds: kinds(store.ErrInvalid), fields: []string{"peer_addresses"},
+			do: newTrunk(func(tr *store.Trunk) { tr.PeerAddresses = []string{"sbc.example"} })},
+		{name: "trunk peer network with host bits", kinds: kinds(store.ErrInvalid), fields: []string{"peer_addresses"},
+			do: newTrunk(func(tr *store.Trunk) { tr.PeerAddresses = []string{"198.51.100.7/24"} })},
+		{name: "trunk peer not in canonical form", kinds: kinds(store.ErrInvalid), fields: []string{"peer_addresses"},
+			do: newTrunk(func(tr *store.Trunk) { tr.PeerAddresses = []string{"2001:DB8::1"} })},
+		{name: "peer trunk without peer addresses", kinds: kinds(store.ErrInvalid), fields: []string{"peer_addresses"},
+			do: newTrunk(func(tr *store.Trunk) { tr.PeerAddresses = nil })},
+		{name: "control: register trunk without routes or peers", kinds: nil,
+			do: newTrunk(func(tr *store.Trunk) { tr.Mode, tr.Username, tr.PeerAddresses = store.TrunkRegister, "4755550000", nil })},
+		{name: "control: every route and both address families", kinds: nil,
+			do: newTrunk(func(tr *store.Trunk) {
+				tr.Routes = []string{"+", "+47", "+123456789012345"}
+				tr.PeerAddresses = []string{"192.0.2.10", "198.51.100.0/24", "2001:db8::1", "2001:db8:1::/48", "0.0.0.0/0"}
+				tr.Emergency = true
+			})},
+
+		// Device credentials.
+		{name: "device username taken in another tenant", kinds: kinds(store.ErrExists), fields: []string{"auth_user"},
+			setup: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) {
+				d := store.Device{TenantID: f.t1.ID, MAC: "0004f2000001", Model: "yealink-t54w", AuthUser: "resepsjon"}
+				mustCreate(t, ctx, st.Devices(), &d)
+			},
+			do: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) error {
+				d := store.Device{TenantID: f.t2.ID, MAC: "0004f2000002", Model: "yealink-t54w", AuthUser: "resepsjon"}
+				return st.Devices().Create(ctx, &d)
+			}},
+		{name: "device default username taken by another device", kinds: kinds(store.ErrExists), fields: []string{"auth_user"},
+			setup: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) {
+				d := store.Device{TenantID: f.t1.ID, MAC: "0004f2000001", Model: "yealink-t54w", AuthUser: "ph0004f2000002"}
+				mustCreate(t, ctx, st.Devices(), &d)
+			},
+			do: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) error {
+				d := store.Device{TenantID: f.t1.ID, MAC: "0004f2000002", Model: "yealink-t54w"}
+				return st.Devices().Create(ctx, &d)
+			}},
+		{name: "device username all digits", kinds: kinds(store.ErrInvalid), fields: []string{"auth_user"},
+			do: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) error {
+				d := store.Device{TenantID: f.t1.ID, MAC: "0004f2000001", Model: "yealink-t54w", AuthUser: "2001"}
+				return st.Devices().Create(ctx, &d)
+			}},
+		{name: "device secret too short", kinds: kinds(store.ErrInvalid), fields: []string{"secret"},
+			do: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) error {
+				d := store.Device{TenantID: f.t1.ID, MAC: "0004f2000001", Model: "yealink-t54w", Secret: "kort"}
+				return st.Devices().Create(ctx, &d)
+			}},
+		{name: "device secret with a quote", kinds: kinds(store.ErrInvalid), fields: []string{"secret"},
+			do: func(t *testing.T, ctx context.Context, st store.Store, f *fixture) error {
+				d := store.Device{TenantID: f.t1.ID, MAC: "0004f2000001", Model: "yealink-t54w", Secret: `abcdefghijklmnop"q`}
+				return st.Devices().Create(ctx, &d)
 			}},
 	}
 
@@ -401,7 +606,8 @@ func testCascade(t *testing.T, h Harness) {
 	mustCreate(t, ctx, st.Devices(), &dev)
 	hs := store.DECTHandset{TenantID: f.t1.ID, GatewayID: f.gw1.ID, IPUI: "00A1B2C3D4", ExtensionID: f.ext1[1].ID}
 	mustCreate(t, ctx, st.DECTHandsets(), &hs)
-	tr := store.Trunk{TenantID: f.t1.ID, Name: "centrex", Mode: store.TrunkPeer, Host: "sbc.example", Port: 5060, Transport: "udp"}
+	tr := store.Trunk{TenantID: f.t1.ID, Name: "centrex", Mode: store.TrunkPeer, Host: "sbc.example", Port: 5060, Transport: "udp",
+		Routes: []string{"+47", "+"}, Emergency: true, PeerAddresses: []string{"192.0.2.1", "198.51.100.0/24"}}
 	mustCreate(t, ctx, st.Trunks(), &tr)
 	grp := store.Group{TenantID: f.t1.ID, Number: "2600", Name: "G", Strategy: store.GroupHunt, RingSeconds: 20,
 		Members: []int64{f.ext1[2].ID, f.ext1[0].ID}}

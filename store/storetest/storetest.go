@@ -47,6 +47,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("CRUD", func(t *testing.T) { testCRUD(t, h) })
 	t.Run("ListOrder", func(t *testing.T) { testListOrder(t, h) })
 	t.Run("Rules", func(t *testing.T) { testRules(t, h) })
+	t.Run("NumberPlan", func(t *testing.T) { testNumberPlan(t, h) })
 	t.Run("Tx", func(t *testing.T) { testTx(t, h) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, h) })
 	t.Run("Changes", func(t *testing.T) { testChanges(t, h) })
