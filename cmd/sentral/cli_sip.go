@@ -149,30 +149,36 @@ func (a *app) sipBansCmd() *cobra.Command {
 }
 
 func fetchBans(ctx context.Context, base string) ([]adminapi.Ban, error) {
+	return fetchJSON[[]adminapi.Ban](ctx, base, "/api/v1/sip/bans")
+}
+
+// fetchJSON GETs path from the running server's admin API and decodes the
+// JSON answer into a T: for state that lives only in the server's memory.
+func fetchJSON[T any](ctx context.Context, base, path string) (T, error) {
+	var out T
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	url := base + "/api/v1/sip/bans"
+	url := base + path
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("admin API %s: %w", base, err)}
+		return out, usageError{fmt.Errorf("admin API %s: %w", base, err)}
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w (is `sentral serve` running with this admin.listen?)", url, err)
+		return out, fmt.Errorf("GET %s: %w (is `sentral serve` running with this admin.listen?)", url, err)
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(res.Body, 8<<20))
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", url, err)
+		return out, fmt.Errorf("GET %s: %w", url, err)
 	}
 	if res.StatusCode != http.StatusOK {
 		var e struct{ Error string }
 		_ = json.Unmarshal(body, &e)
-		return nil, fmt.Errorf("GET %s: %s: %s", url, res.Status, e.Error)
+		return out, fmt.Errorf("GET %s: %s: %s", url, res.Status, e.Error)
 	}
-	bans := []adminapi.Ban{}
-	if err := json.Unmarshal(body, &bans); err != nil {
-		return nil, fmt.Errorf("GET %s: decode: %w", url, err)
+	if err := json.Unmarshal(body, &out); err != nil {
+		return out, fmt.Errorf("GET %s: decode: %w", url, err)
 	}
-	return bans, nil
+	return out, nil
 }

@@ -76,7 +76,7 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	api := adminapi.New(st, cat, log.Named("admin"))
 	if sipStack != nil {
-		api.WithSIPBans(sipStack.guard)
+		api.WithSIPBans(sipStack.guard).WithTrunks(sipStack.trunks)
 	}
 	ln, err := net.Listen("tcp", a.cfg.Admin.Listen)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/sentralpbx/sentral/sip/proxy"
 	"github.com/sentralpbx/sentral/sip/registrar"
 	"github.com/sentralpbx/sentral/sip/server"
+	"github.com/sentralpbx/sentral/sip/trunk"
 	"github.com/sentralpbx/sentral/store"
 	"github.com/sentralpbx/sentral/store/catalog"
 )
@@ -33,6 +34,12 @@ type sipStack struct {
 	guard *auth.Guard
 	proxy *proxy.Proxy
 	nat   *nat.Keeper // nil without a UDP listener
+	// trunks keeps register-mode trunks registered; hosts resolves trunk
+	// host names for recognising inbound calls.
+	trunks       *trunk.Manager
+	hosts        *trunkHosts
+	cat          *catalog.Catalog
+	trunkChanged chan struct{}
 	// hub carries registration and dialog events to presence and the
 	// console (their consumers arrive with those features).
 	hub *events.Hub
@@ -76,7 +83,9 @@ func newSIP(ctx context.Context, cfg Config, st store.Store, cat *catalog.Catalo
 	// One authenticator for registrar and proxy: one nonce table, and a
 	// phone may reuse its REGISTER nonce for an INVITE.
 	authn := auth.NewAuthenticator(auth.Options{})
-	reg, err := registrar.New(cat, authn, guard, loc, log.Named("registrar"),
+	hosts := &trunkHosts{}
+	plan := planCatalog{cat, hosts}
+	reg, err := registrar.New(plan, authn, guard, loc, log.Named("registrar"),
 		registrar.Options{MinExpires: r.MinExpires, MaxExpires: r.MaxExpires, DefaultExpires: r.DefaultExpires, Node: node, Algorithms: algs})
 	if err != nil {
 		return nil, usageError{fmt.Errorf("config sip.registrar: %w", err)}
@@ -89,7 +98,7 @@ func newSIP(ctx context.Context, cfg Config, st store.Store, cat *catalog.Catalo
 	srv.Handle(sip.REGISTER, reg.ServeSIP)
 	// Over UDP without a transaction: see sip/server/stateless.go.
 	srv.HandleStateless(sip.REGISTER, reg.Respond)
-	px, err := newProxy(srv, cat, loc, authn, guard, cfg.SIP.Advertise, algs, publishDialogs(hub), log.Named("proxy"))
+	px, err := newProxy(srv, plan, loc, authn, guard, cfg.SIP.Advertise, algs, publishDialogs(hub), log.Named("proxy"))
 	if err != nil {
 		_ = srv.Close()
 		return nil, err
@@ -99,7 +108,35 @@ func newSIP(ctx context.Context, cfg Config, st store.Store, cat *catalog.Catalo
 		_ = srv.Close()
 		return nil, err
 	}
-	return &sipStack{srv: srv, loc: loc, guard: guard, proxy: px, nat: keeper, hub: hub, log: log}, nil
+	trunks, err := newTrunks(srv, cfg.SIP.Advertise, log.Named("trunk"))
+	if err != nil {
+		_ = srv.Close()
+		return nil, err
+	}
+	s := &sipStack{srv: srv, loc: loc, guard: guard, proxy: px, nat: keeper, hub: hub, log: log,
+		trunks: trunks, hosts: hosts, cat: cat, trunkChanged: make(chan struct{}, 1)}
+	cat.OnTrunksChanged(func(ts []store.Trunk) {
+		trunks.Update(ts)
+		select {
+		case s.trunkChanged <- struct{}{}:
+		default:
+		}
+	})
+	return s, nil
+}
+
+// newTrunks builds the manager of trunk registrations, sending through the
+// server's listeners.
+func newTrunks(srv *server.Server, advertise string, log *zap.Logger) (*trunk.Manager, error) {
+	client, err := srv.Client()
+	if err != nil {
+		return nil, fmt.Errorf("sip trunks: %w", err)
+	}
+	var ls []trunk.Listener
+	for _, l := range srv.Listeners() {
+		ls = append(ls, trunk.Listener{Network: l.Network, Addr: l.Addr})
+	}
+	return trunk.NewManager(client, trunk.ListenerContacts(ls, advertise), log, trunk.Options{}), nil
 }
 
 // proxyMethods are the methods the proxy routes; REGISTER stays with the
@@ -111,7 +148,7 @@ func proxyMethods() []sip.RequestMethod {
 
 // newProxy builds the stateful proxy over the server's transports and
 // registers it for proxyMethods.
-func newProxy(srv *server.Server, cat *catalog.Catalog, loc *location.Service, authn *auth.Authenticator, guard *auth.Guard,
+func newProxy(srv *server.Server, cat proxy.Catalog, loc *location.Service, authn *auth.Authenticator, guard *auth.Guard,
 	advertise string, algs []string, onDialog func(proxy.DialogEvent), log *zap.Logger) (*proxy.Proxy, error) {
 	client, err := srv.Client()
 	if err != nil {
@@ -203,6 +240,20 @@ func (s *sipStack) run(spawn func(name string, f func(context.Context) error)) {
 	if s.nat != nil {
 		spawn("sip nat keep-alive", s.nat.Run)
 	}
+	spawn("sip trunks", func(ctx context.Context) error {
+		// The first REGISTERs go out once the listeners serve: sipgo
+		// cannot send from a UDP socket it does not serve yet.
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(200 * time.Millisecond):
+		}
+		s.trunks.Update(s.cat.Trunks())
+		return s.trunks.Run(ctx)
+	})
+	spawn("sip trunk hosts", func(ctx context.Context) error {
+		return s.hosts.run(ctx, s.cat, s.trunkChanged, s.log.Named("trunk"))
+	})
 	spawn("sip guard", func(ctx context.Context) error {
 		t := time.NewTicker(guardPruneEvery)
 		defer t.Stop()

@@ -22,7 +22,8 @@ type API struct {
 	cat     *catalog.Catalog
 	log     *zap.Logger
 	started time.Time
-	bans    SIPBans // nil when SIP is not running
+	bans    SIPBans     // nil when SIP is not running
+	trunks  TrunkStatus // nil when SIP is not running
 }
 
 // New builds the API over a store (for health checks) and a catalog (for reads).
@@ -39,6 +40,7 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/tenants/{tenant}/extensions", a.extensions)
 	mux.HandleFunc("GET /api/v1/tenants/{tenant}/extensions/{number}", a.extension)
 	mux.HandleFunc("GET /api/v1/sip/bans", a.sipBans)
+	mux.HandleFunc("GET /api/v1/trunks/status", a.trunkStatus)
 	return mux
 }
 
