@@ -450,13 +450,34 @@ func (p *Proxy) isUs(host string, port int, transport string) bool {
 
 // listener returns our address for a transport.
 func (p *Proxy) listener(network string) (selfAddr, bool) {
+	return p.listenerFor(network, "")
+}
+
+// listenerFor picks our listener of network to reach dest (host:port):
+// one of dest's address family when there is one (a UDP socket bound to
+// an IPv4 address cannot send to an IPv6 peer), else the first.
+func (p *Proxy) listenerFor(network, dest string) (selfAddr, bool) {
 	network = strings.ToLower(network)
+	var want netip.Addr
+	if host, _, err := net.SplitHostPort(dest); err == nil {
+		want, _ = netip.ParseAddr(host)
+	}
+	first, found := selfAddr{}, false
 	for _, s := range p.self {
-		if s.network == network {
+		if s.network != network {
+			continue
+		}
+		if !found {
+			first, found = s, true
+		}
+		if !want.IsValid() {
+			break
+		}
+		if b, err := netip.ParseAddr(s.bound); err == nil && !b.IsUnspecified() && b.Unmap().Is4() == want.Unmap().Is4() {
 			return s, true
 		}
 	}
-	return selfAddr{}, false
+	return first, found
 }
 
 // loopKey hashes what identifies a request's routing (RFC 3261 §16.6 step
@@ -558,7 +579,7 @@ func (p *Proxy) prepare(req *sip.Request, t routing.Target, pop int, recordRoute
 		}
 	}
 	network := strings.ToLower(firstNonEmpty(t.Transport, "udp"))
-	outL, ok := p.listener(network)
+	outL, ok := p.listenerFor(network, t.Destination)
 	if !ok {
 		return nil, fmt.Errorf("no %s listener to reach %s", network, t.Destination)
 	}
@@ -567,10 +588,10 @@ func (p *Proxy) prepare(req *sip.Request, t routing.Target, pop int, recordRoute
 	via.Params.Add("branch", branchFor(loopKey(out)))
 	out.PrependHeader(via)
 	if recordRoute {
-		inL, ok := p.listener(req.Transport())
-		if ok && inL.network != outL.network {
+		inL, ok := p.listenerFor(req.Transport(), req.Source())
+		if ok && (inL.network != outL.network || inL.host != outL.host || inL.port != outL.port) {
 			// RFC 5658 double record-routing: each side reaches us over
-			// its own transport.
+			// its own transport and address (IPv4 phones, an IPv6 trunk).
 			out.PrependHeader(recordRouteTo(inL))
 		}
 		out.PrependHeader(recordRouteTo(outL))
