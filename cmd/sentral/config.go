@@ -29,7 +29,19 @@ type Config struct {
 	Changes  ChangesConfig  `yaml:"changes"`
 	Security SecurityConfig `yaml:"security"`
 	SIP      SIPConfig      `yaml:"sip"`
+	Phones   PhonesConfig   `yaml:"phones"`
 	Runtime  RuntimeConfig  `yaml:"runtime"`
+}
+
+// PhonesConfig is the desk-phone auto-provisioning listener (HTTP, or
+// HTTPS with a certificate): per-MAC configuration files.
+type PhonesConfig struct {
+	Listen       string `yaml:"listen"`        // "" disables provisioning
+	TLSCert      string `yaml:"tls_cert"`      // PEM; with tls_key, serve HTTPS
+	TLSKey       string `yaml:"tls_key"`       // PEM
+	SIPServer    string `yaml:"sip_server"`    // host phones register at; "" = sip.advertise or this host's address
+	PhonebookURL string `yaml:"phonebook_url"` // phone book for the phones; {tenant}, {domain}, {vendor}, {mac} are filled in
+	TimeZone     string `yaml:"time_zone"`     // IANA zone written into the files
 }
 
 // LogConfig chooses the log encoder and level.
@@ -115,6 +127,7 @@ func DefaultConfig() Config {
 		Changes:  ChangesConfig{PollInterval: 250 * time.Millisecond},
 		Security: SecurityConfig{Password: provisioning.DefaultPasswordPolicy(), PIN: provisioning.DefaultPINPolicy()},
 		Runtime:  RuntimeConfig{GCPercent: 400},
+		Phones:   PhonesConfig{Listen: "0.0.0.0:8081", TimeZone: "Europe/Oslo"},
 		SIP: SIPConfig{
 			Listen:          "udp:0.0.0.0:5060,tcp:0.0.0.0:5060",
 			MaxMessageBytes: 65535,
@@ -171,6 +184,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.SIP.Validate(); err != nil {
 		return fmt.Errorf("config %w", err)
+	}
+	if (c.Phones.TLSCert == "") != (c.Phones.TLSKey == "") {
+		return fmt.Errorf("config phones.tls_cert and phones.tls_key: give both (HTTPS) or neither (HTTP)")
 	}
 	return nil
 }

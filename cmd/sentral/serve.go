@@ -22,19 +22,23 @@ import (
 const shutdownGrace = 5 * time.Second
 
 func (a *app) serveCmd() *cobra.Command {
-	var adminListen, sipListen string
+	var adminListen, sipListen, phonesListen string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the switch (store, admin API, SIP registrar; media in later releases)",
 		Long: `Run Sentral in the foreground until SIGINT or SIGTERM.
 
 With no configuration it uses the embedded SQLite store ./var/sentral.db,
-created and migrated on first start, the admin API on 127.0.0.1:8080 and
-SIP on udp:0.0.0.0:5060,tcp:0.0.0.0:5060 (--sip-listen '' runs without SIP).`,
+created and migrated on first start, the admin API on 127.0.0.1:8080,
+SIP on udp:0.0.0.0:5060,tcp:0.0.0.0:5060 (--sip-listen '' runs without SIP)
+and desk-phone provisioning on 0.0.0.0:8081 (--phones-listen '' disables it).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if adminListen != "" {
 				a.cfg.Admin.Listen = adminListen
+			}
+			if cmd.Flags().Changed("phones-listen") {
+				a.cfg.Phones.Listen = phonesListen
 			}
 			if cmd.Flags().Changed("sip-listen") {
 				a.cfg.SIP.Listen = sipListen
@@ -46,6 +50,7 @@ SIP on udp:0.0.0.0:5060,tcp:0.0.0.0:5060 (--sip-listen '' runs without SIP).`,
 		},
 	}
 	cmd.Flags().StringVar(&adminListen, "admin-listen", "", "admin HTTP API address (config admin.listen, default 127.0.0.1:8080)")
+	cmd.Flags().StringVar(&phonesListen, "phones-listen", "", "desk-phone provisioning address (config phones.listen, default 0.0.0.0:8081; '' disables)")
 	cmd.Flags().StringVar(&sipListen, "sip-listen", "", `SIP listeners, e.g. udp:0.0.0.0:5060,tcp:0.0.0.0:5060,tls:0.0.0.0:5061,ws:0.0.0.0:8088; '' disables SIP (config sip.listen)`)
 	return cmd
 }
@@ -91,10 +96,28 @@ func (a *app) serve(ctx context.Context) error {
 		ErrorLog:          zap.NewStdLog(log.Named("admin.http")),
 	}
 
+	prov, provLn, err := newPhones(a.cfg, st, sipStack, log.Named("phones"))
+	if err != nil {
+		_ = ln.Close()
+		if sipStack != nil {
+			_ = sipStack.srv.Close()
+		}
+		return err
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
+	if prov != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := servePhones(prov, provLn, a.cfg.Phones); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs <- fmt.Errorf("phone provisioning: %w", err)
+			}
+		}()
+	}
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
@@ -121,7 +144,8 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	log.Info("sentral ready",
 		zap.String("store", st.Backend()), zap.String("db", redactDSN(a.cfg.DB)),
-		zap.String("admin", "http://"+ln.Addr().String()), zap.Strings("sip", sipAddrs(sipStack)))
+		zap.String("admin", "http://"+ln.Addr().String()), zap.Strings("sip", sipAddrs(sipStack)),
+		zap.String("phones", phonesURL(provLn, a.cfg.Phones)))
 
 	var runErr error
 	select {
@@ -135,6 +159,11 @@ func (a *app) serve(ctx context.Context) error {
 	defer scancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("admin api shutdown", zap.Error(err))
+	}
+	if prov != nil {
+		if err := prov.Shutdown(sctx); err != nil {
+			log.Warn("phone provisioning shutdown", zap.Error(err))
+		}
 	}
 	wg.Wait()
 	log.Info("stopped")
