@@ -12,6 +12,7 @@ import (
 
 	"github.com/sentralpbx/sentral/events"
 	"github.com/sentralpbx/sentral/sip/auth"
+	"github.com/sentralpbx/sentral/sip/callrecord"
 	"github.com/sentralpbx/sentral/sip/location"
 	"github.com/sentralpbx/sentral/sip/nat"
 	"github.com/sentralpbx/sentral/sip/proxy"
@@ -40,6 +41,8 @@ type sipStack struct {
 	hosts        *trunkHosts
 	cat          *catalog.Catalog
 	trunkChanged chan struct{}
+	// records writes a call detail record of every routed call.
+	records *callrecord.Recorder
 	// hub carries registration and dialog events to presence and the
 	// console (their consumers arrive with those features).
 	hub *events.Hub
@@ -85,6 +88,14 @@ func newSIP(ctx context.Context, cfg Config, st store.Store, cat *catalog.Catalo
 	authn := auth.NewAuthenticator(auth.Options{})
 	hosts := &trunkHosts{}
 	plan := planCatalog{cat, hosts}
+	records := callrecord.New(st, log.Named("cdr"), callrecord.Options{Node: node})
+	// Records a crash left open are closed before this process opens any:
+	// they belong to calls that cannot be going on any more.
+	if n, err := records.CloseOrphans(ctx, node, time.Now()); err != nil {
+		return nil, fmt.Errorf("sip: close call records left open: %w", err)
+	} else if n > 0 {
+		log.Warn("closed call records left open by an earlier run", zap.Int("records", n))
+	}
 	reg, err := registrar.New(plan, authn, guard, loc, log.Named("registrar"),
 		registrar.Options{MinExpires: r.MinExpires, MaxExpires: r.MaxExpires, DefaultExpires: r.DefaultExpires, Node: node, Algorithms: algs})
 	if err != nil {
@@ -98,7 +109,7 @@ func newSIP(ctx context.Context, cfg Config, st store.Store, cat *catalog.Catalo
 	srv.Handle(sip.REGISTER, reg.ServeSIP)
 	// Over UDP without a transaction: see sip/server/stateless.go.
 	srv.HandleStateless(sip.REGISTER, reg.Respond)
-	px, err := newProxy(srv, plan, loc, authn, guard, cfg.SIP.Advertise, algs, publishDialogs(hub), log.Named("proxy"))
+	px, err := newProxy(srv, plan, loc, authn, guard, cfg.SIP.Advertise, algs, publishDialogs(hub), records, log.Named("proxy"))
 	if err != nil {
 		_ = srv.Close()
 		return nil, err
@@ -114,7 +125,7 @@ func newSIP(ctx context.Context, cfg Config, st store.Store, cat *catalog.Catalo
 		return nil, err
 	}
 	s := &sipStack{srv: srv, loc: loc, guard: guard, proxy: px, nat: keeper, hub: hub, log: log,
-		trunks: trunks, hosts: hosts, cat: cat, trunkChanged: make(chan struct{}, 1)}
+		trunks: trunks, hosts: hosts, cat: cat, trunkChanged: make(chan struct{}, 1), records: records}
 	cat.OnTrunksChanged(func(ts []store.Trunk) {
 		trunks.Update(ts)
 		select {
@@ -149,7 +160,7 @@ func proxyMethods() []sip.RequestMethod {
 // newProxy builds the stateful proxy over the server's transports and
 // registers it for proxyMethods.
 func newProxy(srv *server.Server, cat proxy.Catalog, loc *location.Service, authn *auth.Authenticator, guard *auth.Guard,
-	advertise string, algs []string, onDialog func(proxy.DialogEvent), log *zap.Logger) (*proxy.Proxy, error) {
+	advertise string, algs []string, onDialog func(proxy.DialogEvent), records *callrecord.Recorder, log *zap.Logger) (*proxy.Proxy, error) {
 	client, err := srv.Client()
 	if err != nil {
 		return nil, fmt.Errorf("sip proxy: %w", err)
@@ -161,7 +172,8 @@ func newProxy(srv *server.Server, cat proxy.Catalog, loc *location.Service, auth
 	if advertise == "" {
 		advertise = outboundIP()
 	}
-	px, err := proxy.New(cat, loc, authn, guard, client, log, proxy.Options{Listeners: ls, Host: advertise, Algorithms: algs, OnDialogState: onDialog, FlowAlive: srv.FlowAlive})
+	px, err := proxy.New(cat, loc, authn, guard, client, log, proxy.Options{Listeners: ls, Host: advertise, Algorithms: algs, OnDialogState: onDialog, FlowAlive: srv.FlowAlive,
+		Records: records})
 	if err != nil {
 		return nil, usageError{fmt.Errorf("config sip: %w", err)}
 	}
@@ -235,6 +247,7 @@ func outboundIP() string {
 // in a goroutine under serve's context and reports its error.
 func (s *sipStack) run(spawn func(name string, f func(context.Context) error)) {
 	spawn("sip server", s.srv.Serve)
+	spawn("call records", s.records.Run)
 	spawn("location", s.loc.Run)
 	spawn("sip proxy", s.proxy.Run)
 	if s.nat != nil {

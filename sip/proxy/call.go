@@ -9,7 +9,9 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/sentralpbx/sentral/sip/callrecord"
 	"github.com/sentralpbx/sentral/sip/routing"
+	"github.com/sentralpbx/sentral/store"
 )
 
 // call is one forked INVITE: the server transaction towards the caller and
@@ -37,7 +39,8 @@ type call struct {
 	finals     []int         // status of every final non-2xx, for best()
 	bestRes    *sip.Response // the response chosen so far
 	ringing    bool
-	next       int // Serial: the next target to try
+	next       int              // Serial: the next target to try
+	record     *callrecord.Call // nil without call records
 }
 
 type branch struct {
@@ -85,6 +88,7 @@ func (c *call) run() {
 	})
 	c.p.respond(c.req, c.tx, sip.StatusTrying, "Trying", nil, c.log)
 	c.emitBoth(StateTrying)
+	c.openRecord()
 
 	if c.d.Serial {
 		c.tryNext()
@@ -288,7 +292,10 @@ func (c *call) handle(ev event) {
 			c.answered = true
 			c.log.Debug("proxy: answered", zap.String("target", b.target.URI), zap.String("dst", b.target.Destination))
 			c.emitBoth(StateConfirmed)
-			c.p.dialogStarted(callID(c.req), c.d)
+			if c.record != nil {
+				c.p.opt.Records.Answered(c.record, time.Now())
+			}
+			c.p.dialogStarted(callID(c.req), c.d, c.record)
 		}
 		if err := relay(c.req, c.tx, res); err != nil {
 			c.log.Debug("proxy: relay", zap.Error(err))
@@ -401,15 +408,24 @@ func (c *call) finish() {
 		return
 	}
 	defer c.emitBoth(StateTerminated)
-	if c.callerGone {
-		return // sipgo answered the INVITE with 487 when the CANCEL came
-	}
 	code := best(c.finals)
 	switch {
+	case c.callerGone:
+		code = sip.StatusRequestTerminated
 	case c.timedOut:
 		code = sip.StatusRequestTimeout
 	case code == 0:
 		code = sip.StatusRequestTimeout // no branch could even be tried
+	}
+	if c.record != nil {
+		reason := reasonFor(code)
+		if c.bestRes != nil && c.bestRes.StatusCode == code {
+			reason = c.bestRes.Reason
+		}
+		c.p.opt.Records.Ended(c.record, time.Now(), callrecord.DispositionFor(code, c.callerGone), code, reason)
+	}
+	if c.callerGone {
+		return // sipgo answered the INVITE with 487 when the CANCEL came
 	}
 	// The one info line per call: its outcome (the Call-ID is in c.log).
 	c.log.Info("proxy: final", zap.Int("status", code))
@@ -427,6 +443,47 @@ func (c *call) finish() {
 	c.p.respond(c.req, c.tx, code, reasonFor(code), nil, c.log)
 }
 
+// recordTimeout bounds how long a call waits for its record to be
+// committed before its first branch goes out; past it the call proceeds
+// (the record is still written) rather than fail for bookkeeping.
+const recordTimeout = 2 * time.Second
+
+// openRecord writes the call's record before anything is forwarded, so a
+// crash from here on leaves an open record that the next start closes.
+func (c *call) openRecord() {
+	rec := c.p.opt.Records
+	if rec == nil || c.d.Direction == "" {
+		return
+	}
+	d := c.d
+	cdr := store.CDR{CallID: callID(c.req), Direction: store.CallDirection(d.Direction), Dialled: d.Dialled,
+		Normalised: d.Normalised, StartTime: time.Now()}
+	switch d.Direction {
+	case routing.DirInbound:
+		cdr.TenantID, cdr.Caller, cdr.Callee = d.CalleeTenant.ID, d.Caller, d.CalleeExt
+		if t := d.InboundTrunk; t != nil {
+			cdr.TrunkID, cdr.Trunk = &t.TrunkID, t.Trunk
+		}
+	default:
+		cdr.TenantID, cdr.Caller, cdr.Callee = d.CallerTenant.ID, d.CallerExt, firstNonEmpty(d.Callee, d.CalleeExt)
+		if ext, ok := c.p.cat.Extension(d.CallerTenant.ID, d.CallerExt); ok {
+			cdr.DepartmentID = ext.DepartmentID
+		}
+		// The first trunk tried; a failover to another is in the log.
+		if len(d.Targets) > 0 && d.Targets[0].Outbound != nil {
+			o := d.Targets[0].Outbound
+			cdr.TrunkID, cdr.Trunk = &o.TrunkID, o.Trunk
+		}
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, recordTimeout)
+	defer cancel()
+	r, err := rec.Start(ctx, cdr)
+	if err != nil {
+		c.log.Warn("proxy: call record", zap.Error(err))
+	}
+	c.record = r
+}
+
 func (c *call) emitBoth(s DialogState) {
 	c.p.emit(DialogEvent{TenantID: c.d.CallerTenant.ID, Ext: c.d.CallerExt, CallID: callID(c.req), State: s,
 		Direction: DirectionInitiator, Peer: c.d.CalleeExt})
@@ -440,7 +497,7 @@ func (p *Proxy) emit(ev DialogEvent) {
 	}
 }
 
-func (p *Proxy) dialogStarted(id string, d routing.Decision) {
+func (p *Proxy) dialogStarted(id string, d routing.Decision, rec *callrecord.Call) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.dialogs) >= maxDialogs {
@@ -451,14 +508,15 @@ func (p *Proxy) dialogStarted(id string, d routing.Decision) {
 				oldest, at = k, v.at
 			}
 		}
+		p.endRecord(p.dialogs[oldest].record, "dialog forgotten (table full)")
 		delete(p.dialogs, oldest)
 	}
 	p.dialogs[id] = dialogInfo{callerTenant: d.CallerTenant.ID, calleeTenant: d.CalleeTenant.ID,
-		caller: d.CallerExt, callee: d.CalleeExt, at: time.Now()}
+		caller: d.CallerExt, callee: d.CalleeExt, at: time.Now(), record: rec}
 }
 
 // dialogEnded reports a dialog whose BYE was answered with 2xx.
-func (p *Proxy) dialogEnded(id string) {
+func (p *Proxy) dialogEnded(id, why string) {
 	p.mu.Lock()
 	di, ok := p.dialogs[id]
 	delete(p.dialogs, id)
@@ -466,10 +524,18 @@ func (p *Proxy) dialogEnded(id string) {
 	if !ok {
 		return
 	}
+	p.endRecord(di.record, why)
 	p.emit(DialogEvent{TenantID: di.callerTenant, Ext: di.caller, CallID: id, State: StateTerminated,
 		Direction: DirectionInitiator, Peer: di.callee})
 	p.emit(DialogEvent{TenantID: di.calleeTenant, Ext: di.callee, CallID: id, State: StateTerminated,
 		Direction: DirectionRecipient, Peer: di.caller})
+}
+
+// endRecord closes the record of an answered call.
+func (p *Proxy) endRecord(rec *callrecord.Call, why string) {
+	if rec != nil && p.opt.Records != nil {
+		p.opt.Records.Ended(rec, time.Now(), store.DispositionAnswered, sip.StatusOK, why)
+	}
 }
 
 // better reports whether final status a beats b under RFC 3261 §16.7 step
@@ -523,6 +589,10 @@ func reasonFor(code int) string {
 		return "Server Internal Error"
 	case sip.StatusTemporarilyUnavailable:
 		return "Temporarily Unavailable"
+	case sip.StatusRequestTerminated:
+		return "Request Terminated"
+	case sip.StatusBusyHere:
+		return "Busy Here"
 	}
 	return "Failed"
 }

@@ -38,6 +38,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sentralpbx/sentral/sip/auth"
+	"github.com/sentralpbx/sentral/sip/callrecord"
 	"github.com/sentralpbx/sentral/sip/routing"
 	"github.com/sentralpbx/sentral/store"
 )
@@ -119,6 +120,11 @@ type Options struct {
 	// OnDialogState, if set, is told of dialog state changes. It is called
 	// on the call's goroutine and must not block.
 	OnDialogState func(DialogEvent)
+	// Records, if set, gets a call detail record of every INVITE that is
+	// routed (forked or sent to trunks): opened before the first branch
+	// is sent, answered with the first 2xx, ended with the final answer
+	// or the BYE.
+	Records *callrecord.Recorder
 }
 
 // DialogState is the state of one party's dialog (RFC 4235 terms).
@@ -178,6 +184,7 @@ type dialogInfo struct {
 	callerTenant, calleeTenant int64
 	caller, callee             string
 	at                         time.Time
+	record                     *callrecord.Call
 }
 
 // maxDialogs bounds the dialog table: a dialog whose BYE never passes
@@ -739,7 +746,7 @@ func (p *Proxy) forward(req *sip.Request, tx sip.ServerTransaction, d routing.De
 			if req.Method == sip.BYE && res.StatusCode >= 200 && res.StatusCode < 300 {
 				// Reported before the 200 goes on, so an observer never
 				// sees the caller done while the dialog is still up.
-				p.dialogEnded(callID(req))
+				p.dialogEnded(callID(req), "BYE")
 			}
 			if err := relay(req, tx, res); err != nil {
 				log.Debug("proxy: relay", zap.Error(err))

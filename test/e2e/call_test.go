@@ -136,8 +136,24 @@ func lastBytes(s string, n int) string {
 // INVITE, 407, ACK, INVITE with Proxy-Authorization, 180, 200, ACK along
 // the Record-Route, BYE, 200. Both sipp processes must exit 0.
 func TestCallThroughServe(t *testing.T) {
+	s, uasPort := callSetup(t, t.TempDir())
+	uas := startSipp(t, s, "uas_answer.xml", uasPort)
+	time.Sleep(300 * time.Millisecond) // let the UAS bind before the INVITE arrives
+	uac := startSipp(t, s, "uac_call.xml", freeUDPPort(t), "-s", "2002", "-key", "caller", "2001",
+		"-au", "2001", "-ap", callPassword, "-recv_timeout", "10000")
+	start := time.Now()
+	uac.wait(t, s)
+	uas.wait(t, s)
+	t.Logf("call set up and torn down in %s (500 ms of it the UAC's pause)", time.Since(start))
+}
+
+// callSetup starts a server in dir with tenant callco (extensions 2001 and
+// 2002, password callPassword) and registers 2002 from a port a sipp UAS
+// can then answer on: the proxy sends to where a binding came from, so
+// sipp must register from that port and exit (freeing it) first.
+func callSetup(t *testing.T, dir string) (*server, int) {
+	t.Helper()
 	sippBinary(t)
-	dir := t.TempDir()
 	// sipp 3.6 computes MD5 only and reads only the first challenge; the
 	// proxy's 407 follows the registrar's order.
 	s := startServer(t, dir, filepath.Join(dir, "pbx.db"), "SENTRAL_SIP_REGISTRAR_DIGEST_ALGORITHMS=MD5,SHA-256")
@@ -152,10 +168,6 @@ func TestCallThroughServe(t *testing.T) {
 			return e.HasCredentials
 		})
 	}
-
-	// The proxy sends to where a binding came from, so 2002 registers from
-	// the port its UAS will answer on; sipp must exit (freeing the port)
-	// before the UAS binds it.
 	uasPort := freeUDPPort(t)
 	reg := startSipp(t, s, "register_auth.xml", uasPort, "-s", "2002", "-au", "2002", "-ap", callPassword,
 		"-recv_timeout", "5000")
@@ -168,13 +180,5 @@ func TestCallThroughServe(t *testing.T) {
 	if want := fmt.Sprintf("127.0.0.1:%d", uasPort); regs[0].AOR != "2002@call.test" || regs[0].Source != want || regs[0].Transport != "udp" {
 		t.Fatalf("registration %+v, want 2002@call.test from %s over udp", regs[0], want)
 	}
-
-	uas := startSipp(t, s, "uas_answer.xml", uasPort)
-	time.Sleep(300 * time.Millisecond) // let the UAS bind before the INVITE arrives
-	uac := startSipp(t, s, "uac_call.xml", freeUDPPort(t), "-s", "2002", "-key", "caller", "2001",
-		"-au", "2001", "-ap", callPassword, "-recv_timeout", "10000")
-	start := time.Now()
-	uac.wait(t, s)
-	uas.wait(t, s)
-	t.Logf("call set up and torn down in %s (500 ms of it the UAC's pause)", time.Since(start))
+	return s, uasPort
 }
