@@ -45,8 +45,10 @@ func applyTrunk(tr *store.Trunk, in TrunkInput) error {
 	}
 	if in.Host != nil {
 		h := strings.ToLower(strings.TrimSpace(*in.Host))
-		if h == "" || strings.ContainsAny(h, " /:@") {
-			return Invalid("--host", *in.Host, "is not a host name or IP address", "give the operator's SIP host, e.g. --host sip.operator.no (the port goes in --port)")
+		if a, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil && a.Zone() == "" {
+			h = a.String() // an IPv6 literal is stored bare; URIs bracket it
+		} else if h == "" || strings.ContainsAny(h, " /:@[]") {
+			return Invalid("--host", *in.Host, "is not a host name or IP address", "give the operator's SIP host, e.g. --host sip.operator.no or --host 2001:db8::5 (the port goes in --port)")
 		}
 		tr.Host = h
 	}

@@ -295,7 +295,7 @@ func (c *call) handle(ev event) {
 			if c.record != nil {
 				c.p.opt.Records.Answered(c.record, time.Now())
 			}
-			c.p.dialogStarted(callID(c.req), c.d, c.record)
+			c.p.dialogStarted(callID(c.req), c.d, b.target.Number, c.record)
 		}
 		if err := relay(c.req, c.tx, res); err != nil {
 			c.log.Debug("proxy: relay", zap.Error(err))
@@ -497,7 +497,7 @@ func (p *Proxy) emit(ev DialogEvent) {
 	}
 }
 
-func (p *Proxy) dialogStarted(id string, d routing.Decision, rec *callrecord.Call) {
+func (p *Proxy) dialogStarted(id string, d routing.Decision, answeredBy string, rec *callrecord.Call) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.dialogs) >= maxDialogs {
@@ -512,7 +512,19 @@ func (p *Proxy) dialogStarted(id string, d routing.Decision, rec *callrecord.Cal
 		delete(p.dialogs, oldest)
 	}
 	p.dialogs[id] = dialogInfo{callerTenant: d.CallerTenant.ID, calleeTenant: d.CalleeTenant.ID,
-		caller: d.CallerExt, callee: d.CalleeExt, at: time.Now(), record: rec}
+		caller: d.CallerExt, callee: d.CalleeExt, answeredBy: answeredBy, at: time.Now(), record: rec}
+}
+
+// dialogNumbers are the extension numbers of a confirmed dialog's parties
+// (the one that answered a group call included), for in-dialog routing.
+func (p *Proxy) dialogNumbers(id string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	di, ok := p.dialogs[id]
+	if !ok {
+		return nil
+	}
+	return []string{di.caller, di.callee, di.answeredBy}
 }
 
 // dialogEnded reports a dialog whose BYE was answered with 2xx.

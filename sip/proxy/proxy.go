@@ -183,6 +183,7 @@ type selfAddr struct {
 type dialogInfo struct {
 	callerTenant, calleeTenant int64
 	caller, callee             string
+	answeredBy                 string // the extension whose branch answered (a group member)
 	at                         time.Time
 	record                     *callrecord.Call
 }
@@ -360,6 +361,9 @@ func (p *Proxy) summarize(req *sip.Request) (in routing.Request, pop int) {
 	in.Loop = p.looped(req)
 	if src, err := sourceIP(req.Source()); err == nil {
 		in.Source = src
+	}
+	if in.ToTag != "" {
+		in.DialogNumbers = p.dialogNumbers(callID(req))
 	}
 	if in.ToTag == "" && req.IsInvite() {
 		p.authenticate(req, &in)

@@ -230,7 +230,7 @@ func (pc planContext) outbound(d Decision, n dialplan.Number, emergency bool) De
 		host := hostPort(t)
 		o := &Outbound{TrunkID: t.ID, Trunk: t.Name, Display: display}
 		if cid != "" {
-			o.From = "sip:" + cid + "@" + t.Host
+			o.From = "sip:" + cid + "@" + uriHost(t.Host)
 			o.Identity = o.From
 		}
 		if emergency {
@@ -342,6 +342,14 @@ func chooseTrunks(all []store.Trunk, e164 string, emergency bool) []store.Trunk 
 	return out
 }
 
+// uriHost is host as it goes into a SIP URI: IPv6 literals in brackets.
+func uriHost(host string) string {
+	if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
+		return "[" + host + "]"
+	}
+	return host
+}
+
 func trunkNames(ts []store.Trunk) string {
 	names := make([]string, len(ts))
 	for i, t := range ts {
@@ -386,6 +394,12 @@ func inbound(req Request, st State, ps PlanState, trunk store.Trunk) Decision {
 	}
 	d.CallerTenant, d.CalleeTenant = tenant, tenant
 	did := inboundNumber(req.URIUser)
+	if did == "" {
+		// A registering trunk sends calls to the Contact we registered
+		// (sip:sentral-trunk@...); the number called is in To.
+		did = inboundNumber(req.ToUser)
+		d.Dialled = req.ToUser
+	}
 	d.Normalised = did
 	if did == "" {
 		return d.reject(StatusNotFound, "Not Found", "request-uri user "+strconv.Quote(req.URIUser)+" is no public number")

@@ -215,6 +215,11 @@ func TestNumberPlan(t *testing.T) {
 			want{kind: Fork, dir: DirInbound, normalise: "+4723000101", targets: []Target{tgt(b101)}}, nil},
 		{"inbound DID as 0047", trunkCall("198.51.100.200", "004723000101"),
 			want{kind: Fork, dir: DirInbound, normalise: "+4723000101", targets: []Target{tgt(b101)}}, nil},
+		{"inbound to our registered contact, the number in To", func() Request {
+			r := trunkCall("198.51.100.200", "sentral-trunk")
+			r.ToUser = "+4723000101"
+			return r
+		}(), want{kind: Fork, dir: DirInbound, normalise: "+4723000101", targets: []Target{tgt(b101)}}, nil},
 		{"inbound DID of a group", trunkCall("198.51.100.200", "+4723000190"),
 			want{kind: Fork, dir: DirInbound, targets: []Target{tgt(b101), tgt(b102)}}, nil},
 		{"inbound main number rings the switchboard", trunkCall("198.51.100.200", "+4723000100"),
@@ -247,6 +252,15 @@ func TestNumberPlan(t *testing.T) {
 			ToUser: "+4723000101", ToHost: "operator.test", ToTag: "x", MaxForwards: 70, RouteToUs: true,
 			Source: netip.MustParseAddr("198.51.100.200")},
 			want{kind: Forward, targets: []Target{tgt(b101)}}, nil},
+		{"bye to a static DECT gateway", Request{Method: "BYE", URI: "sip:10.9.0.2:5060", URIHost: "10.9.0.2",
+			URIHostPort: "10.9.0.2:5060", FromUser: "100", FromHost: "fjordvik.test", ToUser: "150", ToHost: "fjordvik.test",
+			ToTag: "x", MaxForwards: 70, RouteToUs: true},
+			want{kind: Forward, targets: []Target{{URI: "sip:10.9.0.2:5060", Transport: "udp", Destination: "10.9.0.2:5060", Number: "150"}}}, nil},
+		{"bye from the operator to the group member that answered", Request{Method: "BYE", URI: b102.Contact, URIUser: "zz",
+			URIHost: "10.0.0.3", URIHostPort: "10.0.0.3:5060", FromUser: "+4791234567", FromHost: "operator.test",
+			ToUser: "+4723000190", ToHost: "operator.test", ToTag: "x", MaxForwards: 70, RouteToUs: true,
+			Source: netip.MustParseAddr("198.51.100.200"), DialogNumbers: []string{"", "190", "102"}},
+			want{kind: Forward, targets: []Target{tgt(b102)}}, nil},
 		{"bye from a stranger to a phone", Request{Method: "BYE", URI: b101.Contact, URIUser: "zz",
 			URIHost: "10.0.0.2", URIHostPort: "10.0.0.2:5060", FromUser: "+4791234567", FromHost: "operator.test",
 			ToUser: "+4723000101", ToHost: "operator.test", ToTag: "x", MaxForwards: 70, RouteToUs: true,

@@ -67,6 +67,10 @@ type Request struct {
 	// Source is the address the request came from: requests from a
 	// trunk's peer addresses are inbound calls.
 	Source netip.Addr
+	// DialogNumbers are the extension numbers the proxy recorded for this
+	// dialog (caller, callee, the group member that answered), which the
+	// request itself may not name (a call to a DID or a group).
+	DialogNumbers []string
 }
 
 // State is what Decide reads; the catalog (tenants, extensions) and the
@@ -276,7 +280,7 @@ func inDialog(req Request, st State) Decision {
 		if !ok {
 			continue
 		}
-		for _, n := range uniq(req.URIUser, req.ToUser, req.FromUser) {
+		for _, n := range uniq(append([]string{req.URIUser, req.ToUser, req.FromUser}, req.DialogNumbers...)...) {
 			for _, b := range st.Bindings(t.ID, n) {
 				// A phone may answer with another Contact than it
 				// registered (a different user part, say); its address is
@@ -289,6 +293,9 @@ func inDialog(req Request, st State) Decision {
 		}
 	}
 	if d, ok := trunkDialog(req, st); ok {
+		return d
+	}
+	if d, ok := staticDECTDialog(req, st); ok {
 		return d
 	}
 	return reject(StatusNotFound, "Not Found", "in-dialog target "+req.URI+" is no registered contact")
@@ -323,7 +330,7 @@ func trunkDialog(req Request, st State) (Decision, bool) {
 	if !ok {
 		return Decision{}, false
 	}
-	numbers := uniq(req.URIUser, req.ToUser, req.FromUser)
+	numbers := uniq(append([]string{req.URIUser, req.ToUser, req.FromUser}, req.DialogNumbers...)...)
 	for _, n := range []string{req.ToUser, req.FromUser} {
 		if t, ok := ps.DID(inboundNumber(n)); ok && t.TenantID == tenant.ID && t.Kind == DIDExtension {
 			numbers = append(numbers, t.Number)
@@ -334,6 +341,29 @@ func trunkDialog(req Request, st State) (Decision, bool) {
 			if sameURI(b.Contact, req.URI) || req.URIHostPort != "" && req.URIHostPort == b.Source {
 				return Decision{Kind: Forward, Why: "registered contact, from trunk " + tr.Name, CalleeTenant: tenant,
 					CalleeExt: n, Targets: []Target{targetOf(b)}}, true
+			}
+		}
+	}
+	return Decision{}, false
+}
+
+// staticDECTDialog forwards in-dialog requests to a static-mode DECT
+// gateway: the request-URI is the gateway's address, and a number the
+// dialog names is a handset it serves.
+func staticDECTDialog(req Request, st State) (Decision, bool) {
+	ps, _ := st.(PlanState)
+	if ps == nil || req.URIHostPort == "" {
+		return Decision{}, false
+	}
+	for _, host := range uniq(req.ToHost, req.FromHost) {
+		t, ok := st.TenantByDomain(host)
+		if !ok {
+			continue
+		}
+		for _, n := range uniq(req.URIUser, req.ToUser, req.FromUser) {
+			if addr, ok := ps.StaticDECT(t.ID, n); ok && addr == req.URIHostPort {
+				return Decision{Kind: Forward, Why: "static DECT gateway of " + n, CalleeTenant: t, CalleeExt: n,
+					Targets: []Target{{URI: req.URI, Transport: "udp", Destination: addr, Number: n}}}, true
 			}
 		}
 	}

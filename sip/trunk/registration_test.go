@@ -617,6 +617,17 @@ func TestListenerContacts(t *testing.T) {
 	if _, err := ListenerContacts(ls, "")(ctx, tr("tls")); err == nil {
 		t.Error("tls trunk without a tls listener accepted")
 	}
+	// An IPv6 operator is reached from the IPv6 listener, an IPv4 one from
+	// the IPv4 listener, whatever the order of the listeners.
+	dual := []Listener{{"udp", "127.0.0.1:5060"}, {"udp", "[::1]:5062"}}
+	v6 := store.Trunk{Name: "v6", Host: "::1", Port: 5060, Transport: "udp"}
+	if got, err := ListenerContacts(dual, "")(ctx, v6); err != nil || got != (Contact{Host: "::1", Port: 5062, LocalAddr: "[::1]:5062"}) {
+		t.Errorf("IPv6 trunk: %+v, %v", got, err)
+	}
+	v4 := store.Trunk{Name: "v4", Host: "127.0.0.1", Port: 5060, Transport: "udp"}
+	if got, err := ListenerContacts([]Listener{dual[1], dual[0]}, "")(ctx, v4); err != nil || got.LocalAddr != "127.0.0.1:5060" {
+		t.Errorf("IPv4 trunk: %+v, %v", got, err)
+	}
 }
 
 // Every REGISTER we make must be one sipgo does not touch: check our

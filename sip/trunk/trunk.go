@@ -124,7 +124,25 @@ func ListenerContacts(listeners []Listener, advertise string) ContactFunc {
 	ls := append([]Listener(nil), listeners...)
 	return func(ctx context.Context, t store.Trunk) (Contact, error) {
 		network := transportOf(t)
+		// A socket bound to an IPv4 address cannot reach an IPv6 operator
+		// (and the reverse): prefer a listener of the host's family.
+		var want netip.Addr
+		if a, err := netip.ParseAddr(strings.Trim(t.Host, "[]")); err == nil {
+			want = a.Unmap()
+		}
+		ordered := make([]Listener, 0, len(ls))
 		for _, l := range ls {
+			ap, err := netip.ParseAddrPort(l.Addr)
+			if err != nil || !want.IsValid() {
+				continue
+			}
+			a := ap.Addr().Unmap()
+			if a.Is4() == want.Is4() || a.IsUnspecified() && a.Is6() { // [::] takes both
+				ordered = append(ordered, l)
+			}
+		}
+		ordered = append(ordered, ls...)
+		for _, l := range ordered {
 			if !strings.EqualFold(l.Network, network) {
 				continue
 			}

@@ -77,10 +77,11 @@ func (c cdrStore) Open(ctx context.Context, v store.CDR) (int64, error) {
 		}
 	}
 	var id int64
-	err := c.s.q().QueryRowContext(ctx,
-		"INSERT INTO cdrs (tenant_id, call_id, node, state, direction, caller, callee, dialled, normalised, "+
-			"trunk_id, trunk, department_id, department_code, start_time, price_ore, tariff_id) "+
-			"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
+	ins, err := c.s.prepared(ctx, cdrInsert)
+	if err != nil {
+		return 0, fmt.Errorf("open call record %s: %w", v.CallID, err)
+	}
+	err = ins.QueryRowContext(ctx,
 		v.TenantID, v.CallID, v.Node, string(store.CDROpen), string(v.Direction), v.Caller, v.Callee, v.Dialled, v.Normalised,
 		nullInt(v.TrunkID), v.Trunk, nullInt(v.DepartmentID), v.DepartmentCode, dbTime(v.StartTime),
 		nullInt(v.PriceOre), nullInt(v.TariffID)).Scan(&id)
@@ -90,13 +91,20 @@ func (c cdrStore) Open(ctx context.Context, v store.CDR) (int64, error) {
 	return id, nil
 }
 
+const cdrInsert = "INSERT INTO cdrs (tenant_id, call_id, node, state, direction, caller, callee, dialled, normalised, " +
+	"trunk_id, trunk, department_id, department_code, start_time, price_ore, tariff_id) " +
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id"
+
 // Answer sets the answer time of an open, unanswered record.
 func (c cdrStore) Answer(ctx context.Context, id int64, at time.Time) error {
 	if at.IsZero() {
 		return cdrErr("answer_time", "", store.ErrInvalid, "the answer time is missing")
 	}
-	res, err := c.s.q().ExecContext(ctx,
-		"UPDATE cdrs SET answer_time = $2 WHERE id = $1 AND state = 'open' AND answer_time IS NULL", id, dbTime(at))
+	upd, err := c.s.prepared(ctx, "UPDATE cdrs SET answer_time = $2 WHERE id = $1 AND state = 'open' AND answer_time IS NULL")
+	if err != nil {
+		return fmt.Errorf("answer call record %d: %w", id, err)
+	}
+	res, err := upd.ExecContext(ctx, id, dbTime(at))
 	if err != nil {
 		return fmt.Errorf("answer call record %d: %w", id, err)
 	}
@@ -149,9 +157,12 @@ func (c cdrStore) Close(ctx context.Context, id int64, end time.Time, d store.Di
 			billable = seconds(end.Sub(*cur.AnswerTime))
 			guard = "answer_time IS NOT NULL"
 		}
-		res, err := c.s.q().ExecContext(ctx,
-			"UPDATE cdrs SET state = $2, end_time = $3, duration_seconds = $4, billable_seconds = $5, "+
-				"disposition = $6, sip_code = $7, reason = $8 WHERE id = $1 AND state = 'open' AND "+guard,
+		upd, err := c.s.prepared(ctx, "UPDATE cdrs SET state = $2, end_time = $3, duration_seconds = $4, billable_seconds = $5, "+
+			"disposition = $6, sip_code = $7, reason = $8 WHERE id = $1 AND state = 'open' AND "+guard)
+		if err != nil {
+			return fmt.Errorf("close call record %d: %w", id, err)
+		}
+		res, err := upd.ExecContext(ctx,
 			id, string(store.CDRClosed), end, seconds(end.Sub(cur.StartTime)), billable, string(d), sipCode, reason)
 		if err != nil {
 			return fmt.Errorf("close call record %d: %w", id, err)
@@ -235,7 +246,11 @@ func (c cdrStore) inTx(ctx context.Context, what string, fn func(q querier) erro
 
 // Get returns one record.
 func (c cdrStore) Get(ctx context.Context, id int64) (store.CDR, error) {
-	rows, err := c.s.q().QueryContext(ctx, "SELECT "+cdrCols+" FROM cdrs WHERE id = $1", id)
+	sel, err := c.s.prepared(ctx, "SELECT "+cdrCols+" FROM cdrs WHERE id = $1")
+	if err != nil {
+		return store.CDR{}, fmt.Errorf("read call record %d: %w", id, err)
+	}
+	rows, err := sel.QueryContext(ctx, id)
 	if err != nil {
 		return store.CDR{}, fmt.Errorf("read call record %d: %w", id, err)
 	}

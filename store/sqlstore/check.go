@@ -87,7 +87,8 @@ func nullID(p *int64) any {
 
 // checkNumber applies the numbering-plan rules shared by extensions and
 // groups: inside the tenant's extension ranges, and not already taken by an
-// extension, a group or the switchboard number of the tenant. selfEntity
+// extension, a group or (for an extension) the switchboard number of the
+// tenant. selfEntity
 // and selfID exempt the row being updated.
 func (s *Store) checkNumber(ctx context.Context, ent store.Entity, tenantID, selfID int64, number string) error {
 	t, err := s.tenant(ctx, ent, tenantID)
@@ -103,7 +104,8 @@ func (s *Store) checkNumber(ctx context.Context, ent store.Entity, tenantID, sel
 		}
 		return fieldErr(ent, "number", number, store.ErrInvalid, "tenant %s has no extension ranges", t.Name)
 	}
-	if number == t.SwitchboardNumber {
+	if number == t.SwitchboardNumber && ent != store.EntityGroup {
+		// Only a group may carry it: the operators the main number rings.
 		return fieldErr(ent, "number", number, store.ErrExists, "number %s is tenant %s's switchboard number", number, t.Name)
 	}
 	var id int64

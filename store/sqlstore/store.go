@@ -41,6 +41,9 @@ type shared struct {
 	mu     sync.Mutex
 	wakeCh chan struct{} // closed and replaced on every wake-up
 	closed bool
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt // prepared once for the call path's hot statements
 }
 
 // txState is the state of one write transaction.
@@ -132,6 +135,32 @@ func (s *Store) q() querier {
 	return s.sh.db
 }
 
+// prepared returns query prepared once per store and usable in s's scope
+// (its transaction, if any). Preparing costs SQLite more than running
+// the statement, and the call path runs a few statements per call.
+func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	sh := s.sh
+	sh.stmtMu.Lock()
+	st, ok := sh.stmts[query]
+	if !ok {
+		var err error
+		if st, err = sh.db.PrepareContext(ctx, query); err != nil {
+			sh.stmtMu.Unlock()
+			return nil, err
+		}
+		if sh.stmts == nil {
+			sh.stmts = map[string]*sql.Stmt{}
+		}
+		sh.stmts[query] = st
+	}
+	sh.stmtMu.Unlock()
+	if s.tx != nil {
+		// Closed by database/sql when the transaction ends.
+		return s.tx.tx.StmtContext(ctx, st), nil
+	}
+	return st, nil
+}
+
 // Backend names the implementation.
 func (s *Store) Backend() string { return s.sh.d.Name() }
 
@@ -147,6 +176,12 @@ func (s *Store) Close() error {
 	sh.mu.Unlock()
 	sh.cancel()
 	sh.wg.Wait()
+	sh.stmtMu.Lock()
+	for _, st := range sh.stmts {
+		_ = st.Close()
+	}
+	sh.stmts = nil
+	sh.stmtMu.Unlock()
 	if err := sh.db.Close(); err != nil {
 		return fmt.Errorf("close %s store: %w", sh.d.Name(), err)
 	}

@@ -148,13 +148,8 @@ func checkTenant(ctx context.Context, tx *Store, v, old *store.Tenant) error {
 			if found {
 				return fieldErr(e, "switchboard_number", sb, store.ErrExists, "number %s is already used by extension %s %q", sb, sb, name)
 			}
-			found, err = tx.lookup(ctx, "SELECT name FROM ring_groups WHERE tenant_id = $1 AND number = $2", []any{v.ID, sb}, &name)
-			if err != nil {
-				return err
-			}
-			if found {
-				return fieldErr(e, "switchboard_number", sb, store.ErrExists, "number %s is already used by group %q", sb, name)
-			}
+			// A group may carry the switchboard number: it is the group
+			// of operators the main number rings.
 		}
 		if strings.HasPrefix(sb, "+") {
 			if who, found, err := tx.didHolder(ctx, sb, e, v.ID); err != nil {

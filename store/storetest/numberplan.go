@@ -22,6 +22,25 @@ func testNumberPlan(t *testing.T, h Harness) {
 		t.Errorf("new tenant: unknown_did %q, outside_prefix %q; want switchboard and none", got.UnknownDID, got.OutsidePrefix)
 	}
 
+	// The switchboard number may be a group's (the operators the main
+	// number rings), whichever comes first; never an extension's.
+	sbGroup := store.Group{TenantID: f.t1.ID, Number: "2990", Name: "Sentralbord", Strategy: store.GroupSimultaneous, RingSeconds: 30}
+	mustCreate(t, ctx, st.Groups(), &sbGroup)
+	tn := got
+	tn.SwitchboardNumber = "2990"
+	if err := st.Tenants().Update(ctx, &tn); err != nil {
+		t.Fatalf("switchboard number on the operators' group: %v", err)
+	}
+	other := store.Group{TenantID: f.t1.ID, Number: "2991", Name: "Reserve", Strategy: store.GroupSimultaneous, RingSeconds: 30}
+	mustCreate(t, ctx, st.Groups(), &other)
+	if err := st.Groups().Delete(ctx, sbGroup.ID); err != nil {
+		t.Fatalf("delete the operators' group: %v", err)
+	}
+	again := store.Group{TenantID: f.t1.ID, Number: "2990", Name: "Sentralbord", Strategy: store.GroupHunt, RingSeconds: 30}
+	if err := st.Groups().Create(ctx, &again); err != nil {
+		t.Errorf("group created on the switchboard number: %v", err)
+	}
+
 	// Devices: the username defaults to ph + MAC, the secret is generated,
 	// different for every device, and valid.
 	d1 := store.Device{TenantID: f.t1.ID, MAC: "0004f2000001", Model: "yealink-t54w"}

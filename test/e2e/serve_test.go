@@ -83,6 +83,12 @@ func freeAddr(t *testing.T) string {
 // default; env adds SENTRAL_* settings (e.g. MD5-first challenges for sipp).
 func startServer(t *testing.T, dir, dsn string, env ...string) *server {
 	t.Helper()
+	return startServerSIP(t, dir, dsn, loopbackSIP, env...)
+}
+
+// startServerSIP is startServer with the given SIP listeners.
+func startServerSIP(t *testing.T, dir, dsn, sipListen string, env ...string) *server {
+	t.Helper()
 	addr := freeAddr(t)
 	args := []string{"--log-format", "json"}
 	if dsn != "" {
@@ -90,7 +96,7 @@ func startServer(t *testing.T, dir, dsn string, env ...string) *server {
 	}
 	// SIP on kernel-chosen loopback ports: the default 5060 would collide
 	// between servers and with anything else on the machine.
-	args = append(args, "serve", "--admin-listen", addr, "--sip-listen", loopbackSIP, "--phones-listen", "127.0.0.1:0")
+	args = append(args, "serve", "--admin-listen", addr, "--sip-listen", sipListen, "--phones-listen", "127.0.0.1:0")
 	s := &server{base: "http://" + addr, done: make(chan error, 1), dsn: dsn, dir: dir, t: t}
 	s.cmd = exec.Command(binary, args...)
 	s.cmd.Dir = dir
