@@ -134,22 +134,6 @@ trap 'exit 130' INT TERM
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-stat() { sipp_stat "$@"; }
-
-# nonzero FILE PATTERN prints "column=value" for the last row's non-zero
-# cumulative columns whose name matches PATTERN.
-nonzero() {
-	awk -F';' -v pat="$2" 'NR == 1 { for (i = 1; i <= NF; i++) h[i] = $i; next } { line = $0 }
-		END { n = split(line, v, ";"); for (i = 1; i <= n; i++)
-			if (h[i] ~ pat && h[i] ~ /\(C\)$/ && v[i] + 0 != 0) printf "%s=%s ", h[i], v[i] }' "$1"
-}
-
-# dist FILE PREFIX prints a sipp repartition (upper bound in ms:count).
-dist() {
-	awk -F';' -v pre="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if (index($i, pre) == 1) c[i] = substr($i, length(pre) + 1); next }
-		{ line = $0 } END { split(line, v, ";"); sep = ""
-		for (i = 1; i <= NF; i++) if (i in c) { printf "%s%s:%s", sep, c[i], v[i]; sep = " " } }' "$1"
-}
 
 # kam_pids prints the main Kamailio process and all its children.
 kam_pids() { echo "$KAM_PID"; pgrep -P "$KAM_PID" || true; }
@@ -328,30 +312,7 @@ if [[ $MODE == register ]]; then
 	errlines=$(grep -c -E 'ERROR|CRITICAL|ALERT' "$WORK/kamailio.log" || true)
 	stop_kamailio
 
-	[[ -s $WORK/stat.csv ]] || { tail -30 "$WORK/sipp.out" >&2; die "sipp wrote no statistics (exit $SIPP_RC)"; }
-	S=$WORK/stat.csv
-	ok=$(stat "$S" 'SuccessfulCall(C)')
-	failed=$(stat "$S" 'FailedCall(C)')
-	retrans=$(stat "$S" 'Retransmissions(C)')
-	elapsed=$(stat "$S" 'ElapsedTime(C)')
-	calllen=$(stat "$S" 'CallLength(C)')
-	read -r su ss < <(tail -n 1 "$WORK/sipp.time") || true
-	wall=$(echo "$w1 - $w0" | bc -l)
-	cpu=$(echo "($cpu1 - $cpu0) / $TCK" | bc -l)
-	sipp_cpu=$(echo "${su:-0} + ${ss:-0}" | bc -l)
-	echo
-	echo "== results (kamailio register, $CHILDREN children, $(nproc) CPUs, sipp on the same machine)"
-	printf '%-34s %s\n' "offered rate (REGISTER calls/s)" "$RATE"
-	printf '%-34s %s\n' "calls attempted" "$CALLS"
-	printf '%-34s %s\n' "successful" "$ok"
-	printf '%-34s %s\n' "failed" "$failed"
-	printf '%-34s %s\n' "retransmissions (sipp)" "$retrans"
-	printf '%-34s %s\n' "sipp exit code" "$SIPP_RC"
-	printf '%-34s %s\n' "sipp elapsed" "$elapsed"
-	printf '%-34s %.2f s\n' "wall time of the sipp run" "$wall"
-	printf '%-34s %.0f\n' "achieved rate (successful/s)" "$(echo "$ok / $wall" | bc -l)"
-	printf '%-34s %s\n' "mean call time (both round trips)" "$calllen"
-	printf '%-34s %s\n' "calls by duration in ms (sipp)" "$(dist "$S" 'CallLengthRepartition_')"
+	register_report "kamailio register, $CHILDREN children, $(nproc) CPUs, sipp on the same machine"
 	printf '%-34s %.2f s (%s processes, %s after; %.0f %% of it in the kernel)\n' "kamailio CPU (all processes)" "$cpu" "$NPROC" "$NPROC1" "$(echo "($sys1 - $sys0) * 100 / ($cpu1 - $cpu0 + 0.001)" | bc -l)"
 	if ((ok > 0)); then
 		printf '%-34s %.4f s\n' "kamailio CPU per 1,000 REGISTERs" "$(echo "$cpu * 1000 / $ok" | bc -l)"
@@ -446,55 +407,7 @@ shm=$(kamrpc core.shmmem m 2>/dev/null | awk '/used:|real_used:|max_used:/ { pri
 errlines=$(grep -c -E 'ERROR|CRITICAL|ALERT' "$WORK/kamailio.log" || true)
 stop_kamailio
 
-for f in "$WORK/uac/stat.csv" "$WORK/uas/stat.csv"; do
-	[[ -s $f ]] || { tail -30 "$WORK/uac/sipp.out" >&2; die "sipp wrote no statistics to $f (UAC exit $UAC_RC)"; }
-done
-U=$WORK/uac/stat.csv
-S=$WORK/uas/stat.csv
-ok=$(stat "$U" 'SuccessfulCall(C)')
-failed=$(stat "$U" 'FailedCall(C)')
-retrans=$(stat "$U" 'Retransmissions(C)')
-uas_ok=$(stat "$S" 'SuccessfulCall(C)')
-uas_failed=$(stat "$S" 'FailedCall(C)')
-uas_retrans=$(stat "$S" 'Retransmissions(C)')
-elapsed=$(stat "$U" 'ElapsedTime(C)')
-callrate=$(stat "$U" 'CallRate(C)')
-calllen=$(stat "$U" 'CallLength(C)')
-setup=$(stat "$U" 'ResponseTimesetup(C)')
-teardown=$(stat "$U" 'ResponseTimeteardown(C)')
-read -r su ss < <(tail -n 1 "$WORK/uac/sipp.time") || true
-# load interval and achieved creation rate, as bench/calls.sh computes them
-read -r load achieved < <(awk -F';' -v calls="$CALLS" '
-	function epoch(f,    a) { split(f, a, "\t"); return a[3] + 0 }
-	NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "StartTime") st = i; if ($i == "CurrentTime") ct = i
-		if ($i == "OutgoingCall(C)") oc = i }; next }
-	{ s = epoch($st); c = epoch($ct); if ($oc + 0 < calls && c > s) r = $oc / (c - s); last = c
-	  if ($oc + 0 >= calls && !done) { done = 1; if (c > s && !r) r = $oc / (c - s) } }
-	END { printf "%.3f %.0f\n", last - s, r }' "$U")
-
-wall=$(echo "$w1 - $w0" | bc -l)
-cpu=$(echo "($cpu1 - $cpu0) / $TCK" | bc -l)
-uac_cpu=$(echo "${su:-0} + ${ss:-0}" | bc -l)
-uas_cpu=$(echo "($uas1 - $uas0) / $TCK" | bc -l)
-echo
-echo "== results (kamailio calls, $CHILDREN children, $(nproc) CPUs, sipp UAC and UAS on the same machine)"
-printf '%-36s %s\n' "offered rate (calls/s)" "$RATE"
-printf '%-36s %s\n' "calls attempted" "$CALLS"
-printf '%-36s %s\n' "successful (UAC)" "$ok"
-printf '%-36s %s\n' "failed (UAC)" "$failed"
-printf '%-36s %s\n' "answered and hung up (UAS)" "$uas_ok (failed $uas_failed)"
-printf '%-36s %s\n' "retransmissions UAC / UAS" "$retrans / $uas_retrans"
-printf '%-36s %s\n' "sipp UAC exit code" "$UAC_RC"
-printf '%-36s %s\n' "sipp elapsed" "$elapsed"
-printf '%-36s %.2f s\n' "wall time of the UAC run" "$wall"
-printf '%-36s %s s (first call to end of the last)\n' "load interval (sipp)" "$load"
-printf '%-36s %s\n' "achieved call rate (created/s)" "$achieved"
-printf '%-36s %s\n' "sipp CallRate(C) (calls/elapsed)" "$callrate"
-printf '%-36s %s\n' "set-up time, mean (INVITE..200)" "$setup"
-printf '%-36s %s\n' "tear-down time, mean (BYE..200)" "$teardown"
-printf '%-36s %s\n' "call length, mean (hold $HOLD ms)" "$calllen"
-printf '%-36s %s\n' "set-up time by ms (sipp)" "$(dist "$U" 'ResponseTimeRepartitionsetup_')"
-printf '%-36s %s\n' "call length by ms (sipp)" "$(dist "$U" 'CallLengthRepartition_')"
+calls_report "kamailio calls, $CHILDREN children, $(nproc) CPUs, sipp UAC and UAS on the same machine"
 printf '%-36s %.2f s (%s processes, %s after; %.0f %% of it in the kernel)\n' "kamailio CPU (all processes)" "$cpu" "$NPROC" "$NPROC1" "$(echo "($sys1 - $sys0) * 100 / ($cpu1 - $cpu0 + 0.001)" | bc -l)"
 if ((ok > 0)); then
 	printf '%-36s %.4f s\n' "kamailio CPU per 1,000 calls" "$(echo "$cpu * 1000 / $ok" | bc -l)"

@@ -176,35 +176,8 @@ wait "$SERVER_PID" || true
 SERVER_PID=
 
 # sipp's final statistics: the last row of the -trace_stat file, by column name.
-stat() { sipp_stat "$WORK/stat.csv" "$1"; }
-[[ -s $WORK/stat.csv ]] || { tail -30 "$WORK/sipp.out" >&2; die "sipp wrote no statistics (exit $SIPP_RC)"; }
-ok=$(stat 'SuccessfulCall(C)')
-failed=$(stat 'FailedCall(C)')
-retrans=$(stat 'Retransmissions(C)')
-elapsed=$(stat 'ElapsedTime(C)') # HH:MM:SS:mmm...
-calllen=$(stat 'CallLength(C)')
-dist=$(awk -F';' 'NR == 1 { for (i = 1; i <= NF; i++) if ($i ~ /^CallLengthRepartition_/) c[i] = substr($i, 23); next }
-	{ line = $0 } END { split(line, v, ";"); sep = ""
-	for (i = 1; i <= NF; i++) if (i in c) { printf "%s%s:%s", sep, c[i], v[i]; sep = " " } }' "$WORK/stat.csv")
-read -r su ss < <(tail -n 1 "$WORK/sipp.time") || true
+register_report "$STORE, $(nproc) CPUs, sipp on the same machine"
 registered=$("$BIN" sip registrations --tenant "$TENANT" -o csv | tail -n +2 | wc -l)
-
-wall=$(echo "$w1 - $w0" | bc -l)
-cpu=$(echo "($cpu1 - $cpu0) / $TCK" | bc -l)
-sipp_cpu=$(echo "${su:-0} + ${ss:-0}" | bc -l)
-echo
-echo "== results ($STORE, $(nproc) CPUs, sipp on the same machine)"
-printf '%-34s %s\n' "offered rate (REGISTER calls/s)" "$RATE"
-printf '%-34s %s\n' "calls attempted" "$CALLS"
-printf '%-34s %s\n' "successful" "$ok"
-printf '%-34s %s\n' "failed" "$failed"
-printf '%-34s %s\n' "retransmissions (sipp)" "$retrans"
-printf '%-34s %s\n' "sipp exit code" "$SIPP_RC"
-printf '%-34s %s\n' "sipp elapsed" "$elapsed"
-printf '%-34s %.2f s\n' "wall time of the sipp run" "$wall"
-printf '%-34s %.0f\n' "achieved rate (successful/s)" "$(echo "$ok / $wall" | bc -l)"
-printf '%-34s %s\n' "mean call time (both round trips)" "$calllen"
-printf '%-34s %s\n' "calls by duration in ms (sipp)" "$dist"
 printf '%-34s %.2f s\n' "server CPU" "$cpu"
 if ((ok > 0)); then
 	printf '%-34s %.3f s\n' "server CPU per 1,000 REGISTERs" "$(echo "$cpu * 1000 / $ok" | bc -l)"
