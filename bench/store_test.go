@@ -8,13 +8,12 @@ package bench
 import (
 	"context"
 	"fmt"
+	"github.com/sentralpbx/sentral/store/pgtest"
 	"os"
 	"path/filepath"
 	"sort"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/sentralpbx/sentral/provisioning"
 	"github.com/sentralpbx/sentral/store"
@@ -29,7 +28,7 @@ func stores(b *testing.B) map[string]func(b *testing.B) string {
 		"sqlite": func(b *testing.B) string { return filepath.Join(b.TempDir(), "bench.db") },
 	}
 	if admin := os.Getenv("SENTRAL_TEST_PG"); admin != "" {
-		m["postgres"] = func(b *testing.B) string { return freshPG(b, admin) }
+		m["postgres"] = func(b *testing.B) string { return pgtest.Database(b, admin, "sentral_bench") }
 	}
 	return m
 }
@@ -120,26 +119,4 @@ func BenchmarkChangeLatency(b *testing.B) {
 			b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
 		})
 	}
-}
-
-func freshPG(b *testing.B, admin string) string {
-	b.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	name := fmt.Sprintf("sentral_bench_%d", time.Now().UnixNano())
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		if c, err := pgx.Connect(ctx, admin); err == nil {
-			_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			c.Close(ctx)
-		}
-	})
-	cfg := conn.Config()
-	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name)
 }

@@ -3,6 +3,7 @@ package callrecord
 import (
 	"context"
 	"fmt"
+	"github.com/sentralpbx/sentral/store/pgtest"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -26,8 +27,10 @@ func BenchmarkRecorder(b *testing.B) {
 	b.Run("sqlite", func(b *testing.B) { benchRecorder(b, sqlite(b), Options{}) })
 	// The baseline group commit is measured against: one transaction per operation.
 	b.Run("sqlite-unbatched", func(b *testing.B) { benchRecorder(b, sqlite(b), Options{Writers: 1, Mode: ModeStatements}) })
-	b.Run("postgres", func(b *testing.B) { benchRecorder(b, pgDSN(b), Options{}) })
-	b.Run("postgres-tx", func(b *testing.B) { benchRecorder(b, pgDSN(b), Options{Mode: ModeTransactions}) })
+	b.Run("postgres", func(b *testing.B) { benchRecorder(b, pgtest.DSN(b, "callrecord_bench"), Options{}) })
+	b.Run("postgres-tx", func(b *testing.B) {
+		benchRecorder(b, pgtest.DSN(b, "callrecord_bench"), Options{Mode: ModeTransactions})
+	})
 }
 
 // BenchmarkRecorderPaced offers calls at a steady 1,000 calls/s (the

@@ -2,20 +2,17 @@ package callrecord
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/sentralpbx/sentral/store"
 	"github.com/sentralpbx/sentral/store/backend"
+	"github.com/sentralpbx/sentral/store/pgtest"
 )
 
 // The PostgreSQL half needs a server it may CREATE DATABASE on. Without
@@ -39,49 +36,7 @@ func TestMain(m *testing.M) {
 // database; dsn opens further handles on the same data.
 func eachBackend(t *testing.T, fn func(t *testing.T, dsn string)) {
 	t.Run("sqlite", func(t *testing.T) { fn(t, filepath.Join(t.TempDir(), "sentral.db")) })
-	t.Run("postgres", func(t *testing.T) { fn(t, pgDSN(t)) })
-}
-
-// pgDSN creates a throwaway database on the server SENTRAL_TEST_PG names,
-// dropped when the test ends.
-func pgDSN(tb testing.TB) string {
-	tb.Helper()
-	admin := os.Getenv("SENTRAL_TEST_PG")
-	if admin == "" {
-		if os.Getenv("CI") == "true" {
-			tb.Fatal("CI=true but SENTRAL_TEST_PG is not set: the PostgreSQL half may not be skipped in CI")
-		}
-		tb.Skip(pgSkipMsg)
-	}
-	base, err := url.Parse(admin)
-	if err != nil || (base.Scheme != "postgres" && base.Scheme != "postgresql") {
-		tb.Fatalf("SENTRAL_TEST_PG=%q: want a postgres:// URL (%v)", admin, err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "callrecord_test_" + hex.EncodeToString(b[:])
-	exec := func(q string) error {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			return err
-		}
-		defer conn.Close(ctx)
-		_, err = conn.Exec(ctx, q)
-		return err
-	}
-	if err := exec("CREATE DATABASE " + name); err != nil {
-		tb.Fatalf("CREATE DATABASE %s: %v", name, err)
-	}
-	tb.Cleanup(func() {
-		if err := exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); err != nil {
-			tb.Errorf("DROP DATABASE %s: %v", name, err)
-		}
-	})
-	u := *base
-	u.Path = "/" + name
-	return u.String()
+	t.Run("postgres", func(t *testing.T) { fn(t, pgtest.DSN(t, "callrecord_test")) })
 }
 
 // openStore opens one more handle on dsn, closed when the test ends.

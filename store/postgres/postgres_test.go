@@ -1,16 +1,10 @@
 package postgres_test
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/url"
+	"github.com/sentralpbx/sentral/store/pgtest"
 	"os"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/sentralpbx/sentral/store"
 	"github.com/sentralpbx/sentral/store/backend"
@@ -38,21 +32,10 @@ func TestMain(m *testing.M) {
 }
 
 func TestConformance(t *testing.T) {
-	admin := os.Getenv("SENTRAL_TEST_PG")
-	if admin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but SENTRAL_TEST_PG is not set: the PostgreSQL store tests cannot be skipped in CI " +
-				"(start a server with scripts/pg-test.sh, or run .ci/run)")
-		}
-		t.Skip(skipMsg)
-	}
-	base, err := url.Parse(admin)
-	if err != nil || (base.Scheme != "postgres" && base.Scheme != "postgresql") {
-		t.Fatalf("SENTRAL_TEST_PG=%q: want a postgres:// URL (%v)", admin, err)
-	}
+	admin := pgtest.Admin(t)
 
 	storetest.Run(t, storetest.Harness{Open: func(t *testing.T) (store.Store, func(*testing.T) store.Store) {
-		dsn := createDB(t, admin, base)
+		dsn := pgtest.Database(t, admin, "sentral_test")
 		open := func(t *testing.T) store.Store {
 			t.Helper()
 			st, err := backend.Open(t.Context(), dsn, backend.Options{})
@@ -72,39 +55,4 @@ func TestConformance(t *testing.T) {
 		}
 		return open(t), open
 	}})
-}
-
-// createDB makes a database with a random name for one test, drops it when
-// the test ends, and returns its DSN.
-func createDB(t *testing.T, admin string, base *url.URL) string {
-	t.Helper()
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	name := "sentral_test_" + hex.EncodeToString(b[:])
-	exec := func(sql string) error {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			return err
-		}
-		defer conn.Close(ctx)
-		_, err = conn.Exec(ctx, sql)
-		return err
-	}
-	if err := exec("CREATE DATABASE " + name); err != nil {
-		t.Fatalf("CREATE DATABASE %s on SENTRAL_TEST_PG: %v", name, err)
-	}
-	t.Cleanup(func() {
-		// FORCE ends connections a leaking store left open, so one bad
-		// test cannot make every later drop fail.
-		if err := exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); err != nil {
-			t.Errorf("DROP DATABASE %s: %v", name, err)
-		}
-	})
-	u := *base
-	u.Path = "/" + name
-	return u.String()
 }

@@ -2,59 +2,18 @@ package sqlstore_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"net/url"
-	"os"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/sentralpbx/sentral/store"
+	"github.com/sentralpbx/sentral/store/pgtest"
 	"github.com/sentralpbx/sentral/store/postgres"
 	"github.com/sentralpbx/sentral/store/sqlstore"
 )
 
-// pgDSN creates a throwaway database on the server SENTRAL_TEST_PG names
-// (skipping the test without one) and returns its DSN.
-func pgDSN(t *testing.T) string {
-	t.Helper()
-	admin := os.Getenv("SENTRAL_TEST_PG")
-	if admin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("SENTRAL_TEST_PG must be set in CI: the PostgreSQL half may not be skipped there")
-		}
-		t.Skip("*** PostgreSQL half SKIPPED: SENTRAL_TEST_PG is not set ***")
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "sqlstore_test_" + hex.EncodeToString(b[:])
-	exec := func(q string) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	exec("CREATE DATABASE " + name)
-	t.Cleanup(func() { exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
-
 func TestPostgresSpecifics(t *testing.T) {
-	dsn := pgDSN(t)
+	dsn := pgtest.DSN(t, "sqlstore_test")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 

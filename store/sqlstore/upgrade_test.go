@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"github.com/sentralpbx/sentral/store/pgtest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -148,7 +149,7 @@ func TestUpgradeFromV3SQLite(t *testing.T) {
 }
 
 func TestUpgradeFromV3Postgres(t *testing.T) {
-	dsn := pgDSN(t)
+	dsn := pgtest.DSN(t, "sqlstore_test")
 	v3(t, "pgx", dsn, "../postgres/migrations",
 		`CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY KEY, applied_at timestamptz NOT NULL)`)
 	st, err := postgres.Open(context.Background(), dsn, postgres.Options{})

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/sentralpbx/sentral/store/pgtest"
 	"io"
 	"net"
 	"net/http"
@@ -18,8 +19,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 var binary string
@@ -313,7 +312,7 @@ func TestCLIChangesReachServerPostgres(t *testing.T) {
 		}
 		t.Skip("*** PostgreSQL half SKIPPED: SENTRAL_TEST_PG is not set ***")
 	}
-	changesReachServer(t, startServer(t, t.TempDir(), freshDatabase(t, admin)))
+	changesReachServer(t, startServer(t, t.TempDir(), pgtest.Database(t, admin, "sentral_e2e")))
 }
 
 func TestAdminAddressInUseIsAUserError(t *testing.T) {
@@ -332,33 +331,4 @@ func TestAdminAddressInUseIsAUserError(t *testing.T) {
 	if !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "--admin-listen") {
 		t.Fatalf("want exit 1 naming --admin-listen, got %v:\n%s", err, out)
 	}
-}
-
-// freshDatabase creates an empty database on the test server and returns its DSN.
-func freshDatabase(t *testing.T, adminDSN string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, adminDSN)
-	if err != nil {
-		t.Fatalf("connect %s: %v", adminDSN, err)
-	}
-	defer conn.Close(ctx)
-	name := fmt.Sprintf("sentral_e2e_%d", time.Now().UnixNano())
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if c, err := pgx.Connect(ctx, adminDSN); err == nil {
-			_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			c.Close(ctx)
-		}
-	})
-	cfg, err := pgx.ParseConfig(adminDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name)
 }
