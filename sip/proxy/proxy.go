@@ -310,6 +310,16 @@ func (p *Proxy) ServeSIP(req *sip.Request, tx sip.ServerTransaction) {
 		log.Debug("proxy challenged", zap.String("reason", d.Why))
 		p.respond(req, tx, sip.StatusProxyAuthRequired, "Proxy Authentication Required", p.challenge(d.Realm, d.Stale), log)
 	case routing.Fork:
+		if d.Direction == routing.DirOutbound && wantsPrivacy(req) {
+			// The caller asked for this call to be anonymous (RFC 3323;
+			// phones send it for "withhold number"). Never for emergency
+			// calls, which are DirEmergency.
+			for _, t := range d.Targets {
+				if t.Outbound != nil {
+					t.Outbound.Private = true
+				}
+			}
+		}
 		if d.Direction != routing.DirInbound {
 			// Only a trunk may assert who is calling (RFC 3325 trust
 			// domain); a phone's claim is dropped, ours goes to trunks.
@@ -656,6 +666,20 @@ func presentAs(out *sip.Request, o *routing.Outbound) {
 	if o.Emergency != "" {
 		out.AppendHeader(sip.NewHeader(routing.EmergencyHeader, o.Emergency))
 	}
+}
+
+// wantsPrivacy reports whether a caller's request asks to withhold its
+// identity: a Privacy header with id, user or header (RFC 3323 §4.2).
+func wantsPrivacy(req *sip.Request) bool {
+	for _, h := range req.GetHeaders("Privacy") {
+		for _, v := range strings.FieldsFunc(h.Value(), func(r rune) bool { return r == ';' || r == ',' || r == ' ' }) {
+			switch strings.ToLower(v) {
+			case "id", "user", "header":
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // nameAddr formats a name-addr, quoting the display name.
