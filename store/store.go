@@ -155,6 +155,10 @@ type CDRStore interface {
 	// StartTime are required. When DepartmentID is set and DepartmentCode
 	// is empty, the department's current code is recorded.
 	Open(ctx context.Context, c CDR) (int64, error)
+	// Route records the trunk an open call now goes out through (the
+	// next one, after the first failed): the record keeps the trunk that
+	// carried, or last tried, the call.
+	Route(ctx context.Context, id int64, trunkID *int64, trunk string) error
 	// Answer records when the call was answered. A second answer of the
 	// same call keeps the first time (a forked call answered twice was
 	// answered once).

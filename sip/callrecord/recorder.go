@@ -291,6 +291,17 @@ func (r *Recorder) Answered(c *Call, at time.Time) {
 	_ = r.enqueue(op{kind: opAnswer, call: c, at: at})
 }
 
+// Routed records the trunk the call now goes out through (a failover to
+// the next trunk). It queues the write and returns at once; it is ignored
+// once the call ended.
+func (r *Recorder) Routed(c *Call, trunkID int64, trunk string) {
+	if c == nil || c.ended.Load() {
+		return
+	}
+	id := trunkID
+	_ = r.enqueue(op{kind: opRoute, call: c, trunk: &id, reason: trunk})
+}
+
 // Ended closes the call's record (zero at: now) with the disposition, the
 // SIP status of the final response to the INVITE (0 if none was seen) and
 // why it ended. It queues the write and returns at once; calls after the

@@ -19,6 +19,7 @@ const (
 	opOpen opKind = iota
 	opAnswer
 	opClose
+	opRoute
 )
 
 func (k opKind) String() string {
@@ -29,6 +30,8 @@ func (k opKind) String() string {
 		return "answer"
 	case opClose:
 		return "close"
+	case opRoute:
+		return "route"
 	}
 	return "unknown"
 }
@@ -42,6 +45,7 @@ type op struct {
 	disp   store.Disposition
 	code   int
 	reason string
+	trunk  *int64 // opRoute; its name is in reason
 }
 
 // shard is one writer's queue. A call's operations all go to one shard,
@@ -213,6 +217,13 @@ func (sh *shard) apply(ctx context.Context, cdrs store.CDRStore, o op, v view) (
 			return false, nil
 		}
 		if err := cdrs.Answer(ctx, id, o.at); err != nil {
+			return false, err
+		}
+	case opRoute:
+		if state != stateOpen {
+			return false, nil
+		}
+		if err := cdrs.Route(ctx, id, o.trunk, o.reason); err != nil {
 			return false, err
 		}
 	case opClose:

@@ -328,6 +328,9 @@ func (c *call) serialNext(code int) {
 		c.log.Info("proxy: failover", zap.Int("status", code), zap.String("next", c.d.Targets[c.next].URI))
 	}
 	c.tryNext()
+	if o := c.branches[len(c.branches)-1].target.Outbound; o != nil && c.record != nil && len(c.branches) > 1 {
+		c.p.opt.Records.Routed(c.record, o.TrunkID, o.Trunk)
+	}
 }
 
 // cancelAll asks every unfinished branch to stop: CANCEL now if it sent a

@@ -95,6 +95,28 @@ const cdrInsert = "INSERT INTO cdrs (tenant_id, call_id, node, state, direction,
 	"trunk_id, trunk, department_id, department_code, start_time, price_ore, tariff_id) " +
 	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id"
 
+// Route sets the trunk of an open record.
+func (c cdrStore) Route(ctx context.Context, id int64, trunkID *int64, trunk string) error {
+	upd, err := c.s.prepared(ctx, "UPDATE cdrs SET trunk_id = $2, trunk = $3 WHERE id = $1 AND state = 'open'")
+	if err != nil {
+		return fmt.Errorf("route call record %d: %w", id, err)
+	}
+	res, err := upd.ExecContext(ctx, id, nullInt(trunkID), trunk)
+	if err != nil {
+		return fmt.Errorf("route call record %d: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("route call record %d: %w", id, err)
+	} else if n == 1 {
+		return nil
+	}
+	cur, err := c.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	return cdrErr("state", string(cur.State), store.ErrConflict, "call record %d is already closed", id)
+}
+
 // Answer sets the answer time of an open, unanswered record.
 func (c cdrStore) Answer(ctx context.Context, id int64, at time.Time) error {
 	if at.IsZero() {

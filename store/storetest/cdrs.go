@@ -39,6 +39,31 @@ func testCDRs(t *testing.T, h Harness) {
 		return id
 	}
 
+	t.Run("route records the trunk that carries the call, only while open", func(t *testing.T) {
+		ctx, st, _ := open(t, h)
+		f := newFixture(t, ctx, st)
+		first, second := int64(11), int64(12)
+		c := call(f.t1.ID, f.ext1[0].Number, "+4722334455", base)
+		c.Direction, c.TrunkID, c.Trunk = store.DirectionOutbound, &first, "primary"
+		id := open1(t, ctx, st, c)
+		if err := st.CDRs().Route(ctx, id, &second, "backup"); err != nil {
+			t.Fatalf("Route: %v", err)
+		}
+		got, err := st.CDRs().Get(ctx, id)
+		if err != nil || got.Trunk != "backup" || got.TrunkID == nil || *got.TrunkID != second {
+			t.Fatalf("after Route: %+v, %v; want trunk backup (%d)", got, err, second)
+		}
+		if err := st.CDRs().Close(ctx, id, base.Add(time.Minute), store.DispositionFailed, 503, "Service Unavailable"); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CDRs().Route(ctx, id, &first, "primary"); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("Route on a closed record: %v, want ErrConflict", err)
+		}
+		if err := st.CDRs().Route(ctx, id+1000, &first, "primary"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Route on an unknown record: %v, want ErrNotFound", err)
+		}
+	})
+
 	t.Run("open, answer, close round trip keeps every field", func(t *testing.T) {
 		ctx, st, _ := open(t, h)
 		f := newFixture(t, ctx, st)

@@ -9,6 +9,8 @@ import (
 // cdrView is what these tests read of `sentral cdr list -o json`.
 type cdrView struct {
 	CallID      string     `json:"call_id"`
+	Trunk       string     `json:"trunk"`
+	Normalised  string     `json:"normalised"`
 	State       string     `json:"state"`
 	Direction   string     `json:"direction"`
 	Caller      string     `json:"caller"`
@@ -21,22 +23,29 @@ type cdrView struct {
 	Reason      string     `json:"reason"`
 }
 
-func (s *server) cdrs(t *testing.T) []cdrView {
+func (s *server) cdrs(t *testing.T, tenant string) []cdrView {
 	t.Helper()
 	var out []cdrView
 	from := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
-	if err := json.Unmarshal([]byte(s.mustCLI("cdr", "list", "--tenant", "callco", "--from", from, "-o", "json")), &out); err != nil {
+	if err := json.Unmarshal([]byte(s.mustCLI("cdr", "list", "--tenant", tenant, "--from", from, "-o", "json")), &out); err != nil {
 		t.Fatalf("cdr list: %v", err)
 	}
 	return out
 }
 
-// waitCDRs waits until the tenant has n records that all satisfy ok.
+// waitCDRs waits until tenant callco has n records that all satisfy ok.
 func (s *server) waitCDRs(t *testing.T, what string, n int, ok func(cdrView) bool) []cdrView {
+	t.Helper()
+	return s.waitTenantCDRs(t, "callco", what, n, ok)
+}
+
+// waitTenantCDRs waits until tenant has n records, all closed and all
+// satisfying ok.
+func (s *server) waitTenantCDRs(t *testing.T, tenant, what string, n int, ok func(cdrView) bool) []cdrView {
 	t.Helper()
 	var got []cdrView
 	s.waitFor(what, func() bool {
-		got = s.cdrs(t)
+		got = s.cdrs(t, tenant)
 		if len(got) != n {
 			return false
 		}

@@ -38,8 +38,10 @@ func handsetPassword(n int) string {
 //     gateway's port with the handset's Contact;
 //   - handset 3023 calls 3100 from the gateway's port, authenticating as
 //     3023.
-func TestDECTGateway(t *testing.T) {
-	p := startPBX(t)
+func TestDECTGateway(t *testing.T) { eachStore(t, testDECTGateway) }
+
+func testDECTGateway(t *testing.T, dsn string) {
+	p := startPBXOn(t, dsn)
 	p.mustCLI("tenant", "add", "sykehjem", "--domain", dectDomain, "--ext-range", "3000-3999")
 	dir := t.TempDir()
 	csv := "number,name,cos,password\n"

@@ -96,8 +96,10 @@ func wantNoHeader(t *testing.T, m sippMsg, name string) {
 // The operator must see +4722334455 in the request-URI, the extension's DID
 // in From and P-Asserted-Identity, and no credentials. With
 // --hide-caller-id the From is anonymous and Privacy: id is added.
-func TestTrunkOutbound(t *testing.T) {
-	p := startPBX(t)
+func TestTrunkOutbound(t *testing.T) { eachStore(t, testTrunkOutbound) }
+
+func testTrunkOutbound(t *testing.T, dsn string) {
+	p := startPBXOn(t, dsn)
 	provisionAcme(p)
 	opPort := port4(t)
 	peerTrunk(p, "telco", opPort, "--route", "+47", "--route", "+", "--priority", "1")
@@ -150,13 +152,23 @@ func TestTrunkOutbound(t *testing.T) {
 	// The operator still learns who calls (RFC 3325: P-Asserted-Identity
 	// with Privacy: id), as tracing and emergency services need.
 	wantHeader(t, inv, "P-Asserted-Identity", "sip:"+kariDID+"@")
+
+	recs := p.waitTenantCDRs(t, "acme", "two outbound call records", 2, func(c cdrView) bool { return c.State == "closed" })
+	for _, c := range recs {
+		if c.Direction != "outbound" || c.Caller != "2001" || c.Dialled != "022334455" || c.Normalised != "+4722334455" ||
+			c.Callee != "+4722334455" || c.Trunk != "telco" || c.Disposition != "answered" || c.SIPCode != 200 || c.AnswerTime == nil {
+			t.Errorf("outbound call record: %+v", c)
+		}
+	}
 }
 
 // TestTrunkFailover: two peer trunks route +47; the first (priority 1)
 // answers 503, the second (priority 2) answers 200. The call completes
 // through the second, and the caller never sees the 503.
-func TestTrunkFailover(t *testing.T) {
-	p := startPBX(t)
+func TestTrunkFailover(t *testing.T) { eachStore(t, testTrunkFailover) }
+
+func testTrunkFailover(t *testing.T, dsn string) {
+	p := startPBXOn(t, dsn)
 	provisionAcme(p)
 	portA, portB := port4(t), port4(t)
 	peerTrunk(p, "telco-a", portA, "--route", "+47", "--priority", "1")
@@ -187,6 +199,11 @@ func TestTrunkFailover(t *testing.T) {
 	if code, _ := uac.finalStatus(t); code != 200 {
 		t.Errorf("caller's final answer %d, want 200", code)
 	}
+	// The record names the trunk that carried the call, not the one tried first.
+	recs := p.waitTenantCDRs(t, "acme", "the failover call's record", 1, func(c cdrView) bool { return c.State == "closed" })
+	if c := recs[0]; c.Trunk != "telco-b" || c.Disposition != "answered" || c.Direction != "outbound" {
+		t.Errorf("failover call record: %+v", c)
+	}
 }
 
 // TestTrunkInbound: the operator (127.0.0.1) calls the DID of 2001 in E.164
@@ -196,8 +213,10 @@ func TestTrunkFailover(t *testing.T) {
 // gets 404, and so does an unassigned one of its range with --unknown-did
 // reject (the default, ringing the switchboard, is
 // TestTrunkInboundSwitchboard).
-func TestTrunkInbound(t *testing.T) {
-	p := startPBX(t)
+func TestTrunkInbound(t *testing.T) { eachStore(t, testTrunkInbound) }
+
+func testTrunkInbound(t *testing.T, dsn string) {
+	p := startPBXOn(t, dsn)
 	provisionAcme(p, "--unknown-did", "reject")
 	peerTrunk(p, "telco", port4(t), "--route", "+47")
 	p.synced()
@@ -235,6 +254,14 @@ func TestTrunkInbound(t *testing.T) {
 		r := operatorCall(t, p, "testdata/operator_call_refused.xml", operatorIP, n, n)
 		if code, reason := r.finalStatus(t); code != 404 {
 			t.Errorf("inbound call to %s: %d %s, want 404", n, code, reason)
+		}
+	}
+	// Refused calls were never routed: only the two answered ones have records.
+	recs := p.waitTenantCDRs(t, "acme", "two inbound call records", 2, func(c cdrView) bool { return c.State == "closed" })
+	for _, c := range recs {
+		if c.Direction != "inbound" || c.Callee != "2001" || c.Normalised != kariDID || c.Trunk != "telco" ||
+			c.Disposition != "answered" || !strings.Contains(c.Caller, strings.TrimPrefix(remoteCLI, "+")) {
+			t.Errorf("inbound call record: %+v", c)
 		}
 	}
 }
@@ -347,8 +374,10 @@ func TestTrunkRegisterInbound(t *testing.T) {
 // priority: request-URI 112/113, the site's DID in P-Asserted-Identity,
 // the caller ID not withheld, X-Sentral-Location naming the site. The
 // same extension dialling 022334455 gets 403 for its class of service.
-func TestEmergency(t *testing.T) {
-	p := startPBX(t)
+func TestEmergency(t *testing.T) { eachStore(t, testEmergency) }
+
+func testEmergency(t *testing.T, dsn string) {
+	p := startPBXOn(t, dsn)
 	provisionAcme(p)
 	const siteDID = "+4755550100"
 	p.mustCLI("site", "add", "Rådhuset", "--tenant", "acme", "--did", siteDID, "--address", "Storgata 1, 9990 Fjordvik")
@@ -386,6 +415,12 @@ func TestEmergency(t *testing.T) {
 	}
 	if n := len(mainOp.received(t, "INVITE")); n != 0 {
 		t.Errorf("the non-emergency trunk received %d INVITEs, want none", n)
+	}
+	recs := p.waitTenantCDRs(t, "acme", "the emergency calls' records", 2, func(c cdrView) bool { return c.State == "closed" })
+	for i, c := range recs {
+		if c.Direction != "emergency" || c.Caller != "2005" || c.Callee != []string{"112", "113"}[i] || c.Disposition != "answered" {
+			t.Errorf("emergency call record %d: %+v", i+1, c)
+		}
 	}
 }
 
