@@ -458,8 +458,18 @@ func (c *call) openRecord() {
 	if rec == nil || c.d.Direction == "" {
 		return
 	}
-	d := c.d
-	cdr := store.CDR{CallID: callID(c.req), Direction: store.CallDirection(d.Direction), Dialled: d.Dialled,
+	ctx, cancel := context.WithTimeout(c.ctx, recordTimeout)
+	defer cancel()
+	r, err := rec.Start(ctx, c.p.cdrFor(c.req, c.d))
+	if err != nil {
+		c.log.Warn("proxy: call record", zap.Error(err))
+	}
+	c.record = r
+}
+
+// cdrFor is the record of a call attempt routing decided on.
+func (p *Proxy) cdrFor(req *sip.Request, d routing.Decision) store.CDR {
+	cdr := store.CDR{CallID: callID(req), Direction: store.CallDirection(d.Direction), Dialled: d.Dialled,
 		Normalised: d.Normalised, StartTime: time.Now()}
 	switch d.Direction {
 	case routing.DirInbound:
@@ -469,22 +479,33 @@ func (c *call) openRecord() {
 		}
 	default:
 		cdr.TenantID, cdr.Caller, cdr.Callee = d.CallerTenant.ID, d.CallerExt, firstNonEmpty(d.Callee, d.CalleeExt)
-		if ext, ok := c.p.cat.Extension(d.CallerTenant.ID, d.CallerExt); ok {
+		if ext, ok := p.cat.Extension(d.CallerTenant.ID, d.CallerExt); ok {
 			cdr.DepartmentID = ext.DepartmentID
 		}
-		// The first trunk tried; a failover to another is in the log.
+		// The first trunk tried; a failover updates it (Recorder.Routed).
 		if len(d.Targets) > 0 && d.Targets[0].Outbound != nil {
 			o := d.Targets[0].Outbound
 			cdr.TrunkID, cdr.Trunk = &o.TrunkID, o.Trunk
 		}
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, recordTimeout)
-	defer cancel()
-	r, err := rec.Start(ctx, cdr)
-	if err != nil {
-		c.log.Warn("proxy: call record", zap.Error(err))
+	return cdr
+}
+
+// recordRefused records a call attempt routing refused after knowing who
+// called and what (class of service, unknown number, nobody registered):
+// one record per attempt, for the call history as much as for billing.
+func (p *Proxy) recordRefused(req *sip.Request, d routing.Decision, log *zap.Logger) {
+	rec := p.opt.Records
+	if rec == nil || d.Direction == "" || !req.IsInvite() {
+		return
 	}
-	c.record = r
+	ctx, cancel := context.WithTimeout(p.life, recordTimeout)
+	defer cancel()
+	r, err := rec.Start(ctx, p.cdrFor(req, d))
+	if err != nil {
+		log.Warn("proxy: call record", zap.Error(err))
+	}
+	rec.Ended(r, time.Now(), callrecord.DispositionFor(d.Code, false), d.Code, d.Reason)
 }
 
 func (c *call) emitBoth(s DialogState) {

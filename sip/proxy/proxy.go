@@ -305,6 +305,7 @@ func (p *Proxy) ServeSIP(req *sip.Request, tx sip.ServerTransaction) {
 	case routing.Reject, routing.Unavailable:
 		// Unavailable is where voicemail will take the call.
 		log.Info("proxy refused", zap.Int("status", d.Code), zap.String("reason", d.Why))
+		p.recordRefused(req, d, log)
 		p.respond(req, tx, d.Code, d.Reason, nil, log)
 	case routing.Challenge:
 		log.Debug("proxy challenged", zap.String("reason", d.Why))

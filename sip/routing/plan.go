@@ -111,10 +111,10 @@ func dial(req Request, st State, ps PlanState, d Decision) Decision {
 			return ringNumber(st, ps, tenant, t.Number, d, 0)
 		}
 	}
+	d.Direction = DirOutbound
 	if ok, reason := dialplan.Allowed(string(caller.COS), n.Kind); !ok {
 		return d.reject(StatusForbidden, reason, "class of service "+string(caller.COS)+" refuses "+n.Kind.String())
 	}
-	d.Direction = DirOutbound
 	return pc.outbound(d, n, false)
 }
 

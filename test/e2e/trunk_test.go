@@ -256,12 +256,18 @@ func testTrunkInbound(t *testing.T, dsn string) {
 			t.Errorf("inbound call to %s: %d %s, want 404", n, code, reason)
 		}
 	}
-	// Refused calls were never routed: only the two answered ones have records.
-	recs := p.waitTenantCDRs(t, "acme", "two inbound call records", 2, func(c cdrView) bool { return c.State == "closed" })
-	for _, c := range recs {
-		if c.Direction != "inbound" || c.Callee != "2001" || c.Normalised != kariDID || c.Trunk != "telco" ||
-			c.Disposition != "answered" || !strings.Contains(c.Caller, strings.TrimPrefix(remoteCLI, "+")) {
-			t.Errorf("inbound call record: %+v", c)
+	// One record per attempt from the trunk: two answered, two refused
+	// (the forged INVITE came from no trunk and is no call of the tenant).
+	recs := p.waitTenantCDRs(t, "acme", "four inbound call records", 4, func(c cdrView) bool { return c.State == "closed" })
+	for i, c := range recs {
+		if c.Direction != "inbound" || c.Trunk != "telco" || !strings.Contains(c.Caller, strings.TrimPrefix(remoteCLI, "+")) {
+			t.Errorf("inbound call record %d: %+v", i+1, c)
+		}
+		switch {
+		case i < 2 && (c.Callee != "2001" || c.Normalised != kariDID || c.Disposition != "answered"):
+			t.Errorf("answered inbound call record %d: %+v", i+1, c)
+		case i >= 2 && (c.Disposition != "failed" || c.SIPCode != 404 || c.AnswerTime != nil):
+			t.Errorf("refused inbound call record %d: %+v", i+1, c)
 		}
 	}
 }
@@ -416,11 +422,14 @@ func testEmergency(t *testing.T, dsn string) {
 	if n := len(mainOp.received(t, "INVITE")); n != 0 {
 		t.Errorf("the non-emergency trunk received %d INVITEs, want none", n)
 	}
-	recs := p.waitTenantCDRs(t, "acme", "the emergency calls' records", 2, func(c cdrView) bool { return c.State == "closed" })
-	for i, c := range recs {
+	recs := p.waitTenantCDRs(t, "acme", "the calls' records", 3, func(c cdrView) bool { return c.State == "closed" })
+	for i, c := range recs[:2] {
 		if c.Direction != "emergency" || c.Caller != "2005" || c.Callee != []string{"112", "113"}[i] || c.Disposition != "answered" {
 			t.Errorf("emergency call record %d: %+v", i+1, c)
 		}
+	}
+	if c := recs[2]; c.Direction != "outbound" || c.Disposition != "failed" || c.SIPCode != 403 || c.Trunk != "" {
+		t.Errorf("refused call's record: %+v", c)
 	}
 }
 
