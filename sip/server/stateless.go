@@ -166,12 +166,17 @@ func (s *Server) serveStateless(j statelessJob) {
 			return
 		}
 	}
+	if !answerable(req) {
+		// Nothing sensible can be said back (no SIP/2.0, no Via, CSeq or
+		// Call-ID, or headers that would not survive being copied into
+		// the answer): drop it, as unparseable datagrams are, rather than
+		// reflect junk to a source nobody verified.
+		s.log.Debug("sip: unanswerable request dropped", zap.String("src", src))
+		return
+	}
 	var res *sip.Response
 	key := ""
-	if req.Via() == nil || req.CSeq() == nil || req.CallID() == nil {
-		// The transaction path answers these with a stateless 400 too.
-		res = sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Bad Request", nil)
-	} else {
+	{
 		key = answerKey(req, src)
 		out, busy := s.fast.recent.claim(key)
 		switch {
@@ -206,6 +211,45 @@ func (s *Server) send(j statelessJob, out []byte, req *sip.Request) {
 	if _, err := j.pc.WriteTo(out, j.src); err != nil {
 		s.log.Debug("sip: stateless response not sent", zap.String("src", req.Source()), zap.String("call_id", callID(req)), zap.Error(err))
 	}
+}
+
+// answerable reports whether a response to req would be well-formed: its
+// version is SIP/2.0 and its top Via (copied into the response) names a
+// transport and a host.
+func answerable(req *sip.Request) bool {
+	if req.SipVersion != "SIP/2.0" || req.CSeq() == nil || req.CallID() == nil {
+		return false
+	}
+	v := req.Via()
+	if v == nil || v.ProtocolName != "SIP" || v.ProtocolVersion != "2.0" || v.Transport == "" || v.Host == "" {
+		return false
+	}
+	// From and To are copied into the answer as sipgo renders them; a
+	// lenient parse of junk can render as something no parser accepts.
+	for _, u := range []*sip.Uri{addrOf(req.From()), addrOf(req.To())} {
+		if u == nil {
+			continue
+		}
+		var back sip.Uri
+		if err := sip.ParseUri(u.String(), &back); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func addrOf(h interface{ Value() string }) *sip.Uri {
+	switch h := h.(type) {
+	case *sip.FromHeader:
+		if h != nil {
+			return &h.Address
+		}
+	case *sip.ToHeader:
+		if h != nil {
+			return &h.Address
+		}
+	}
+	return nil
 }
 
 // callStateless runs h, turning a panic into a logged 500 as guard does.
