@@ -2,15 +2,11 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,17 +29,6 @@ func sippBinary(t *testing.T) string {
 	return p
 }
 
-// freeUDPPort asks the kernel for a free loopback UDP port.
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	return pc.LocalAddr().(*net.UDPAddr).Port
-}
-
 // sippRun is one sipp process: its directory (where -trace_err writes),
 // combined output and exit code.
 type sippRun struct {
@@ -61,43 +46,9 @@ type sippRun struct {
 // cleanup kills a sipp still running.
 func startSipp(t *testing.T, s *server, scenario string, port int, extra ...string) *sippRun {
 	t.Helper()
-	bin := sippBinary(t)
-	scen, err := filepath.Abs(filepath.Join("..", "sipp", scenario))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &sippRun{name: scenario, dir: t.TempDir(), done: make(chan struct{})}
-	r.args = append([]string{s.sipAddr(t, "udp"), "-sf", scen, "-t", "u1",
-		"-i", "127.0.0.1", "-p", strconv.Itoa(port),
-		"-mi", "127.0.0.1", "-mp", strconv.Itoa(freeUDPPort(t)), "-cp", strconv.Itoa(freeUDPPort(t)),
-		"-key", "domain", "call.test",
-		"-m", "1", "-timeout", "20s", "-timeout_error", "-trace_err", "-nostdin"}, extra...)
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	cmd := exec.CommandContext(ctx, bin, r.args...)
-	cmd.Dir, cmd.Stdout, cmd.Stderr = r.dir, &r.out, &r.out
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start sipp: %v", err)
-	}
-	go func() {
-		defer cancel()
-		defer close(r.done)
-		err := cmd.Wait()
-		var ee *exec.ExitError
-		switch {
-		case errors.As(err, &ee):
-			r.code = ee.ExitCode()
-		case err != nil:
-			r.code = -1
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-r.done:
-		case <-time.After(5 * time.Second):
-		}
-	})
+	r := runSipp(t, s, sippSpec{scenario: filepath.Join("..", "sipp", scenario), ip: "127.0.0.1", port: port,
+		target: s.sipAddr(t, "udp"), extra: append([]string{"-key", "domain", "call.test"}, extra...)})
+	r.name = scenario
 	return r
 }
 
@@ -139,7 +90,7 @@ func TestCallThroughServe(t *testing.T) {
 	s, uasPort := callSetup(t, t.TempDir())
 	uas := startSipp(t, s, "uas_answer.xml", uasPort)
 	time.Sleep(300 * time.Millisecond) // let the UAS bind before the INVITE arrives
-	uac := startSipp(t, s, "uac_call.xml", freeUDPPort(t), "-s", "2002", "-key", "caller", "2001",
+	uac := startSipp(t, s, "uac_call.xml", port4(t), "-s", "2002", "-key", "caller", "2001",
 		"-au", "2001", "-ap", callPassword, "-recv_timeout", "10000")
 	start := time.Now()
 	uac.wait(t, s)
@@ -168,7 +119,7 @@ func callSetup(t *testing.T, dir string) (*server, int) {
 			return e.HasCredentials
 		})
 	}
-	uasPort := freeUDPPort(t)
+	uasPort := port4(t)
 	reg := startSipp(t, s, "register_auth.xml", uasPort, "-s", "2002", "-au", "2002", "-ap", callPassword,
 		"-recv_timeout", "5000")
 	reg.wait(t, s)

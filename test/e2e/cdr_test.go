@@ -67,7 +67,7 @@ func TestCallRecordsThroughServe(t *testing.T) {
 
 	uas := startSipp(t, s, "uas_answer.xml", uasPort)
 	time.Sleep(300 * time.Millisecond)
-	uac := startSipp(t, s, "uac_call.xml", freeUDPPort(t), "-s", "2002", "-key", "caller", "2001",
+	uac := startSipp(t, s, "uac_call.xml", port4(t), "-s", "2002", "-key", "caller", "2001",
 		"-au", "2001", "-ap", callPassword, "-recv_timeout", "10000")
 	uac.wait(t, s)
 	uas.wait(t, s)
@@ -81,7 +81,7 @@ func TestCallRecordsThroughServe(t *testing.T) {
 
 	uas = startSipp(t, s, "uas_busy.xml", uasPort)
 	time.Sleep(300 * time.Millisecond)
-	uac = startSipp(t, s, "uac_busy.xml", freeUDPPort(t), "-s", "2002", "-key", "caller", "2001",
+	uac = startSipp(t, s, "uac_busy.xml", port4(t), "-s", "2002", "-key", "caller", "2001",
 		"-au", "2001", "-ap", callPassword, "-recv_timeout", "10000")
 	uac.wait(t, s)
 	uas.wait(t, s)
@@ -103,7 +103,7 @@ func TestCallRecordSurvivesCrash(t *testing.T) {
 	// cleanup ends them.
 	startSipp(t, s, "uas_noanswer.xml", uasPort)
 	time.Sleep(300 * time.Millisecond)
-	startSipp(t, s, "uac_call.xml", freeUDPPort(t), "-s", "2002", "-key", "caller", "2001",
+	startSipp(t, s, "uac_call.xml", port4(t), "-s", "2002", "-key", "caller", "2001",
 		"-au", "2001", "-ap", callPassword, "-recv_timeout", "15000")
 	s.waitCDRs(t, "the ringing call's open record", 1, func(c cdrView) bool { return c.State == "open" })
 

@@ -144,8 +144,8 @@ type sippSpec struct {
 }
 
 // runSipp starts sipp with its message trace (-trace_msg) in its own
-// directory, like startSipp but on any address and scenario. It reuses
-// sippRun: wait fails the test unless sipp exits 0.
+// directory, on any address and scenario (startSipp is the short form for
+// the callco tests). wait fails the test unless sipp exits 0.
 func runSipp(t *testing.T, s *server, sp sippSpec) *sippRun {
 	t.Helper()
 	bin := sippBinary(t)
