@@ -123,10 +123,18 @@ var banCols = []column[adminapi.Ban]{
 // sipBansCmd asks the running server: bans live in its memory only (they
 // are per node and short-lived, so storing them would buy nothing).
 func (a *app) sipBansCmd() *cobra.Command {
+	return serverListCmd(a, "bans [--server URL]", "List source addresses the running server has banned (from its admin API)",
+		"/api/v1/sip/bans", banCols)
+}
+
+// serverListCmd is a command that lists state living only in the running
+// server's memory, read from its admin API at path (admin.listen, or
+// --server for another node).
+func serverListCmd[T any](a *app, use, short, path string, cols []column[T]) *cobra.Command {
 	var server string
 	cmd := &cobra.Command{
-		Use:   "bans [--server URL]",
-		Short: "List source addresses the running server has banned (from its admin API)",
+		Use:   use,
+		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.checkOutput(); err != nil {
@@ -136,22 +144,17 @@ func (a *app) sipBansCmd() *cobra.Command {
 			if base == "" {
 				base = "http://" + a.cfg.Admin.Listen
 			}
-			bans, err := fetchBans(cmd.Context(), strings.TrimRight(base, "/"))
+			rows, err := fetchJSON[[]T](cmd.Context(), strings.TrimRight(base, "/"), path)
 			if err != nil {
 				return err
 			}
-			return printList(a, bans, banCols)
+			return printList(a, rows, cols)
 		},
 	}
 	cmd.Flags().StringVar(&server, "server", "", "admin API base URL (default http:// + admin.listen)")
 	a.addOutputFlag(cmd)
 	return cmd
 }
-
-func fetchBans(ctx context.Context, base string) ([]adminapi.Ban, error) {
-	return fetchJSON[[]adminapi.Ban](ctx, base, "/api/v1/sip/bans")
-}
-
 // fetchJSON GETs path from the running server's admin API and decodes the
 // JSON answer into a T: for state that lives only in the server's memory.
 func fetchJSON[T any](ctx context.Context, base, path string) (T, error) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -39,27 +38,7 @@ func stamp(t time.Time) string {
 // register-mode trunks; it lives in that server's memory, so it is read
 // from the admin API like `sip bans`.
 func (a *app) trunkStatusCmd() *cobra.Command {
-	var server string
-	cmd := &cobra.Command{
-		Use:   "status [--server URL]",
-		Short: "Show the registration state of register-mode trunks (from the running server's admin API)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.checkOutput(); err != nil {
-				return err
-			}
-			base := server
-			if base == "" {
-				base = "http://" + a.cfg.Admin.Listen
-			}
-			rows, err := fetchJSON[[]trunk.TrunkStatus](cmd.Context(), strings.TrimRight(base, "/"), "/api/v1/trunks/status")
-			if err != nil {
-				return err
-			}
-			return printList(a, rows, trunkStatusCols)
-		},
-	}
-	cmd.Flags().StringVar(&server, "server", "", "admin API base URL (default http:// + admin.listen)")
-	a.addOutputFlag(cmd)
-	return cmd
+	return serverListCmd(a, "status [--server URL]",
+		"Show the registration state of register-mode trunks (from the running server's admin API)",
+		"/api/v1/trunks/status", trunkStatusCols)
 }
