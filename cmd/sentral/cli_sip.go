@@ -155,6 +155,7 @@ func serverListCmd[T any](a *app, use, short, path string, cols []column[T]) *co
 	a.addOutputFlag(cmd)
 	return cmd
 }
+
 // fetchJSON GETs path from the running server's admin API and decodes the
 // JSON answer into a T: for state that lives only in the server's memory.
 func fetchJSON[T any](ctx context.Context, base, path string) (T, error) {
