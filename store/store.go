@@ -155,6 +155,11 @@ type CDRStore interface {
 	// StartTime are required. When DepartmentID is set and DepartmentCode
 	// is empty, the department's current code is recorded.
 	Open(ctx context.Context, c CDR) (int64, error)
+	// Batch runs fn with a CDRStore whose writes share one transaction,
+	// committed when fn returns nil. Unlike Store.InTx it takes no admin
+	// write lock: call records must neither wait for an import nor for
+	// another node's records. Inside InTx it joins that transaction.
+	Batch(ctx context.Context, fn func(CDRStore) error) error
 	// Route records the trunk an open call now goes out through (the
 	// next one, after the first failed): the record keeps the trunk that
 	// carried, or last tried, the call.

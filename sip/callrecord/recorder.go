@@ -5,13 +5,11 @@
 // (CloseOrphans).
 //
 // Writes go through queues owned by Run's writer goroutines; callers never
-// wait for I/O except in Start. On SQLite one transaction carries every
-// operation queued within FlushInterval (group commit: one fsync for many
-// calls). On PostgreSQL each operation is its own statement, on several
-// connections: a store transaction there (InTx) takes the store-wide admin
-// lock, which would make every node's call records wait for each other and
-// for admin imports (seconds for a large one), which CDRStore was built to
-// avoid; concurrent commits still share WAL flushes in PostgreSQL.
+// wait for I/O except in Start. One transaction (CDRStore.Batch, which
+// takes no admin lock, so records never wait for an import or for another
+// node) carries every operation a writer took within FlushInterval: group
+// commit, one fsync for many calls. SQLite has one writer; PostgreSQL
+// several, committing in parallel.
 package callrecord
 
 import (
@@ -30,7 +28,6 @@ import (
 // Store is what the recorder needs of store.Store.
 type Store interface {
 	CDRs() store.CDRStore
-	InTx(ctx context.Context, fn func(tx store.Store) error) error
 	Backend() string
 }
 
@@ -90,11 +87,10 @@ const (
 type Mode int
 
 // Modes. Transactions give group commit (one commit, one fsync, for a whole
-// batch) but go through store.Store.InTx, which on PostgreSQL takes the
-// store-wide admin lock: records then wait for admin imports and for the
-// other nodes' batches. Statements take no lock but commit one by one.
+// batch) through CDRStore.Batch, which takes no admin lock. Statements
+// commit one by one, for comparison.
 const (
-	ModeAuto         Mode = iota // ModeTransactions on SQLite, ModeStatements on PostgreSQL
+	ModeAuto         Mode = iota // ModeTransactions
 	ModeTransactions             // one transaction per batch
 	ModeStatements               // each operation in its own statement, on Writers connections
 )
@@ -216,13 +212,12 @@ func New(st Store, log *zap.Logger, opt Options) *Recorder {
 	}
 	if opt.Mode == ModeAuto {
 		opt.Mode = ModeTransactions
-		if st.Backend() == "postgres" {
-			opt.Mode = ModeStatements
-		}
 	}
 	if opt.Writers <= 0 {
+		// SQLite has one writer at a time anyway; PostgreSQL commits
+		// batches in parallel.
 		opt.Writers = 1
-		if opt.Mode == ModeStatements {
+		if opt.Mode == ModeStatements || st.Backend() == "postgres" {
 			opt.Writers = DefaultPostgresWriters
 		}
 	}

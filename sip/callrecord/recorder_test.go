@@ -382,18 +382,21 @@ type flaky struct {
 
 var errFlaky = errors.New("connection reset by peer")
 
-func (f flaky) InTx(ctx context.Context, fn func(tx store.Store) error) error {
-	if f.fails.Add(-1) >= 0 {
-		return errFlaky
-	}
-	return f.Store.InTx(ctx, fn)
-}
 
 func (f flaky) CDRs() store.CDRStore { return flakyCDRs{f.Store.CDRs(), f.fails} }
 
 type flakyCDRs struct {
 	store.CDRStore
 	fails *atomic.Int32
+}
+
+// Batch fails a whole transaction (the batched mode); Open a single
+// statement (the statement mode).
+func (f flakyCDRs) Batch(ctx context.Context, fn func(store.CDRStore) error) error {
+	if f.fails.Add(-1) >= 0 {
+		return errFlaky
+	}
+	return f.CDRStore.Batch(ctx, fn)
 }
 
 func (f flakyCDRs) Open(ctx context.Context, c store.CDR) (int64, error) {

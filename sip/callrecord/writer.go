@@ -251,9 +251,8 @@ func (sh *shard) writeTx(wctx context.Context, ops []op) {
 		v := view{}
 		bad := -1
 		ctx, cancel := context.WithTimeout(wctx, r.opt.WriteTimeout)
-		err := r.st.InTx(ctx, func(tx store.Store) error {
+		err := r.st.CDRs().Batch(ctx, func(cdrs store.CDRStore) error {
 			clear(v)
-			cdrs := tx.CDRs()
 			for i, o := range ops {
 				if settled[i] {
 					continue

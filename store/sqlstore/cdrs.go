@@ -95,6 +95,28 @@ const cdrInsert = "INSERT INTO cdrs (tenant_id, call_id, node, state, direction,
 	"trunk_id, trunk, department_id, department_code, start_time, price_ore, tariff_id) " +
 	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id"
 
+// Batch runs fn in one transaction without the admin lock (see
+// store.CDRStore); SQLite still serialises writers with BEGIN IMMEDIATE
+// and its busy timeout.
+func (c cdrStore) Batch(ctx context.Context, fn func(store.CDRStore) error) error {
+	if c.s.tx != nil {
+		return fn(c)
+	}
+	tx, err := c.s.sh.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("call records: begin transaction: %w", err)
+	}
+	bound := cdrStore{&Store{sh: c.s.sh, tx: &txState{tx: tx, tenants: map[int64]store.Tenant{}}}}
+	if err := fn(bound); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("call records: commit: %w", c.s.classify(err))
+	}
+	return nil
+}
+
 // Route sets the trunk of an open record.
 func (c cdrStore) Route(ctx context.Context, id int64, trunkID *int64, trunk string) error {
 	upd, err := c.s.prepared(ctx, "UPDATE cdrs SET trunk_id = $2, trunk = $3 WHERE id = $1 AND state = 'open'")

@@ -39,6 +39,37 @@ func testCDRs(t *testing.T, h Harness) {
 		return id
 	}
 
+	t.Run("batch commits its writes together or not at all", func(t *testing.T) {
+		ctx, st, _ := open(t, h)
+		f := newFixture(t, ctx, st)
+		var id int64
+		err := st.CDRs().Batch(ctx, func(cdrs store.CDRStore) error {
+			var err error
+			if id, err = cdrs.Open(ctx, call(f.t1.ID, f.ext1[0].Number, "2001", base)); err != nil {
+				return err
+			}
+			return cdrs.Answer(ctx, id, base.Add(time.Second))
+		})
+		if err != nil {
+			t.Fatalf("Batch: %v", err)
+		}
+		if got, err := st.CDRs().Get(ctx, id); err != nil || got.AnswerTime == nil {
+			t.Fatalf("after Batch: %+v, %v; want it answered", got, err)
+		}
+		boom := errors.New("boom")
+		var lost int64
+		err = st.CDRs().Batch(ctx, func(cdrs store.CDRStore) error {
+			lost, _ = cdrs.Open(ctx, call(f.t1.ID, f.ext1[0].Number, "2002", base))
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("failing Batch: %v, want its error", err)
+		}
+		if _, err := st.CDRs().Get(ctx, lost); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("record of a rolled-back Batch: %v, want ErrNotFound", err)
+		}
+	})
+
 	t.Run("route records the trunk that carries the call, only while open", func(t *testing.T) {
 		ctx, st, _ := open(t, h)
 		f := newFixture(t, ctx, st)
