@@ -1,5 +1,8 @@
-// Package voicemail holds mailbox logic. For now it owns only the format of
-// stored voicemail PINs.
+// Package voicemail holds mailbox logic: the format of stored voicemail
+// PINs, recording a caller's message from a call leg's RTP into a WAV file
+// (ended by #, silence, a length limit or hang-up), and playing prompts
+// and messages back as paced RTP. The SIP side (answering the call,
+// menus, message-waiting) builds on it.
 package voicemail
 
 import (
