@@ -382,7 +382,6 @@ type flaky struct {
 
 var errFlaky = errors.New("connection reset by peer")
 
-
 func (f flaky) CDRs() store.CDRStore { return flakyCDRs{f.Store.CDRs(), f.fails} }
 
 type flakyCDRs struct {
