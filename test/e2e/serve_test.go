@@ -305,14 +305,7 @@ func TestCLIChangesReachServerSQLite(t *testing.T) {
 }
 
 func TestCLIChangesReachServerPostgres(t *testing.T) {
-	admin := os.Getenv("SENTRAL_TEST_PG")
-	if admin == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("SENTRAL_TEST_PG must be set in CI")
-		}
-		t.Skip("*** PostgreSQL half SKIPPED: SENTRAL_TEST_PG is not set ***")
-	}
-	changesReachServer(t, startServer(t, t.TempDir(), pgtest.Database(t, admin, "sentral_e2e")))
+	changesReachServer(t, startServer(t, t.TempDir(), pgtest.DSN(t, "sentral_e2e")))
 }
 
 func TestAdminAddressInUseIsAUserError(t *testing.T) {
