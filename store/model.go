@@ -558,3 +558,47 @@ type CDR struct {
 	PriceOre *int64 `json:"price_ore,omitempty"` // price in øre (1/100 NOK)
 	TariffID *int64 `json:"tariff_id,omitempty"`
 }
+
+// EntityVoicemail names voicemail messages in FieldErrors. Like CDRs they
+// are not in the change log: the media path writes them, not admins.
+const EntityVoicemail Entity = "voicemail"
+
+// VoicemailFolder is where a message sits in its mailbox.
+type VoicemailFolder string
+
+// Voicemail folders. Moving a message from new to saved marks it heard;
+// message-waiting (RFC 3842) reports new messages as new and saved ones as
+// old.
+const (
+	VoicemailNew   VoicemailFolder = "new"
+	VoicemailSaved VoicemailFolder = "saved"
+)
+
+// VoicemailMessage is the metadata of one recorded message; the audio is
+// an 8 kHz WAV file at Path under the voicemail directory. Mailbox is the
+// extension number the message was left for, a snapshot like the numbers
+// of a CDR: a message outlives the renumbering or deletion of its
+// extension (and of its tenant) until it is deleted. ReceivedAt is UTC
+// with microsecond precision. Messages carry no Meta: the media path
+// writes them, not admins.
+type VoicemailMessage struct {
+	ID             int64           `json:"id"`
+	TenantID       int64           `json:"tenant_id"`
+	Mailbox        string          `json:"mailbox"`                 // extension number
+	CallerNumber   string          `json:"caller_number,omitempty"` // as presented; empty when withheld
+	CallerName     string          `json:"caller_name,omitempty"`
+	CallID         string          `json:"call_id,omitempty"` // SIP Call-ID of the call that left it
+	ReceivedAt     time.Time       `json:"received_at"`
+	DurationMillis int64           `json:"duration_millis"`
+	Folder         VoicemailFolder `json:"folder"`
+	Path           string          `json:"path"` // slash-separated, relative to the voicemail directory; unique
+	SizeBytes      int64           `json:"size_bytes"`
+	Urgent         bool            `json:"urgent,omitempty"`
+}
+
+// VoicemailCounts is the message-waiting state of one mailbox: New
+// messages are unheard, Saved ones heard and kept (RFC 3842 "old").
+type VoicemailCounts struct {
+	New   int `json:"new"`
+	Saved int `json:"saved"`
+}

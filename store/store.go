@@ -90,6 +90,8 @@ type Store interface {
 	Bindings() BindingStore
 	// CDRs holds the call detail records the call path writes.
 	CDRs() CDRStore
+	// Voicemail holds the metadata of recorded voicemail messages.
+	Voicemail() VoicemailStore
 
 	// TenantByDomain finds the tenant owning a SIP domain (the request's realm).
 	TenantByDomain(ctx context.Context, domain string) (Tenant, error)
@@ -201,3 +203,43 @@ type CDRFilter struct {
 
 // OrphanReason is the Reason CloseOrphans gives the records it closes.
 const OrphanReason = "interrupted by restart"
+
+// VoicemailStore persists voicemail message metadata (see
+// VoicemailMessage); the WAV files themselves live on disk, named by Path.
+// Like CDRStore its writes take no store-wide write lock and append
+// nothing to the change log, every method is safe for concurrent callers
+// on any number of handles, and it joins the transaction of a Store given
+// by InTx. Messages are not deleted with their extension or tenant.
+//
+// Refusals are *FieldError values with Entity EntityVoicemail: ErrInvalid
+// for a bad value (an unknown folder, an empty mailbox or path),
+// ErrNotFound for an unknown id, ErrExists for a path another message
+// already has.
+type VoicemailStore interface {
+	// Add stores a new message and returns its id. m.ID is ignored; an
+	// empty Folder means VoicemailNew. TenantID, Mailbox, ReceivedAt and
+	// Path are required; Path must be a relative, slash-separated path
+	// without "." or ".." elements (io/fs.ValidPath, and not "."), so a
+	// caller joining it to the voicemail directory never leaves that
+	// directory. ReceivedAt is kept in UTC, truncated to the microsecond.
+	Add(ctx context.Context, m VoicemailMessage) (int64, error)
+	// Get returns one message.
+	Get(ctx context.Context, id int64) (VoicemailMessage, error)
+	// List returns a mailbox's messages in folder ("" for every folder),
+	// oldest first (by ReceivedAt, then id).
+	List(ctx context.Context, tenantID int64, mailbox string, folder VoicemailFolder) ([]VoicemailMessage, error)
+	// Move puts a message in folder; new to saved marks it heard. Moving
+	// a message to the folder it is in changes nothing.
+	Move(ctx context.Context, id int64, folder VoicemailFolder) error
+	// Delete removes a message and returns it as it was, so the caller can
+	// remove its file. Of concurrent deletes of one message one returns
+	// it and the others ErrNotFound.
+	Delete(ctx context.Context, id int64) (VoicemailMessage, error)
+	// Counts returns how many new and saved messages a mailbox has, for
+	// message-waiting (RFC 3842 Voice-Message: new/old).
+	Counts(ctx context.Context, tenantID int64, mailbox string) (newCount, savedCount int, err error)
+	// CountsAll returns the counts of every mailbox of a tenant that has
+	// at least one message (a mailbox missing from the map has none), for
+	// sending message-waiting state at start-up.
+	CountsAll(ctx context.Context, tenantID int64) (map[string]VoicemailCounts, error)
+}

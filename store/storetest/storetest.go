@@ -53,6 +53,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Changes", func(t *testing.T) { testChanges(t, h) })
 	t.Run("Bindings", func(t *testing.T) { testBindings(t, h) })
 	t.Run("CDRs", func(t *testing.T) { testCDRs(t, h) })
+	t.Run("Voicemail", func(t *testing.T) { testVoicemail(t, h) })
 }
 
 // open gives a test its store, its second handle and a context that ends
