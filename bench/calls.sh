@@ -105,8 +105,6 @@ trap 'exit 130' INT TERM
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 
-# stat FILE COLUMN prints the last row's value of a sipp -trace_stat column.
-
 echo "== build"
 (cd "$ROOT" && go build -o "$WORK/sentral" ./cmd/sentral)
 BIN=$WORK/sentral
@@ -142,9 +140,6 @@ GUARD=$((RATE * 40))
 
 start_server "$GUARD"
 
-# sipp's common flags: loopback only, own media and control ports (sipp
-# binds its control socket on all addresses), 4 MiB socket buffers.
-sipp_common() { echo -t u1 -i 127.0.0.1 -mi 127.0.0.1 -mp "$(free_port udp)" -cp "$(free_port udp)" -buff_size 4194304 -nostdin; }
 
 echo "== register the callee $CALLEE from 127.0.0.1:$UAS_PORT"
 mkdir -p "$WORK/reg"
@@ -163,19 +158,7 @@ done
 
 CALLS=$((RATE * DURATION))
 TIMEOUT=$((DURATION * 3 + 30))
-echo "== sipp UAS (callee) on 127.0.0.1:$UAS_PORT"
-mkdir -p "$WORK/uas"
-# Started directly (not under time/timeout) so its CPU can be read from
-# /proc; no -m: it answers until stopped after the UAC run, -timeout
-# bounds it and cleanup stops it.
-# shellcheck disable=SC2046
-(cd "$WORK/uas" && exec sipp -sf "$ROOT/bench/sipp/uas_answer.xml" -p "$UAS_PORT" $(sipp_common) \
-	-timeout "$((TIMEOUT + 30))s" -trace_stat -stf "$WORK/uas/stat.csv" -fd 1 -trace_err \
-	>"$WORK/uas/sipp.out" 2>&1) &
-UAS_PID=$!
-sleep 0.5
-kill -0 "$UAS_PID" 2>/dev/null || { tail -20 "$WORK/uas/sipp.out" >&2; die "sipp UAS exited"; }
-sleep 0.5 # let start-up work settle before the CPU baseline
+start_uas
 
 echo "== sipp UAC: $CALLS calls at $RATE/s, hold $HOLD ms, at most $LIMIT in flight"
 TCK=$(getconf CLK_TCK)

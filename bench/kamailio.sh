@@ -262,8 +262,6 @@ RCVBUF=$(ss -uamn "src 127.0.0.1:$SIP_PORT" 2>/dev/null | grep -o 'rb[0-9]*' | h
 echo "receive buffer of the SIP socket: ${RCVBUF:-?} (ss -uam)"
 
 TCK=$(getconf CLK_TCK)
-# sipp's common flags, as in calls.sh
-sipp_common() { echo -t u1 -i 127.0.0.1 -mi 127.0.0.1 -mp "$(free_port udp)" -cp "$(free_port udp)" -buff_size 4194304 -nostdin; }
 
 # registered USER: is there a binding of USER in Kamailio's location table?
 registered() { kamrpc ul.lookup location "s:$1" 2>/dev/null | grep -q 'Address'; }
@@ -354,16 +352,7 @@ kamrpc ul.lookup location "s:$CALLEE" | grep -m1 'Address' || true
 
 CALLS=$((RATE * DURATION))
 TIMEOUT=$((DURATION * 3 + 30))
-echo "== sipp UAS (callee) on 127.0.0.1:$UAS_PORT"
-mkdir -p "$WORK/uas"
-# shellcheck disable=SC2046
-(cd "$WORK/uas" && exec sipp -sf "$ROOT/bench/sipp/uas_answer.xml" -p "$UAS_PORT" $(sipp_common) \
-	-timeout "$((TIMEOUT + 30))s" -trace_stat -stf "$WORK/uas/stat.csv" -fd 1 -trace_err \
-	>"$WORK/uas/sipp.out" 2>&1) &
-UAS_PID=$!
-sleep 0.5
-kill -0 "$UAS_PID" 2>/dev/null || { tail -20 "$WORK/uas/sipp.out" >&2; die "sipp UAS exited"; }
-sleep 0.5 # let start-up work settle before the CPU baseline
+start_uas
 
 echo "== sipp UAC: $CALLS calls at $RATE/s, hold $HOLD ms, at most $LIMIT in flight"
 mkdir -p "$WORK/uac"

@@ -139,6 +139,28 @@ register_report() {
 	printf '%-34s %s\n' "calls by duration in ms (sipp)" "$(dist "$S" 'CallLengthRepartition_')"
 }
 
+# sipp_common prints the sipp options every call benchmark shares: UDP on
+# loopback, free media and control ports, a 4 MiB socket buffer.
+sipp_common() { echo -t u1 -i 127.0.0.1 -mi 127.0.0.1 -mp "$(free_port udp)" -cp "$(free_port udp)" -buff_size 4194304 -nostdin; }
+
+# start_uas starts the callee's sipp UAS (bench/sipp/uas_answer.xml) on
+# UAS_PORT in $WORK/uas, directly (not under time/timeout) so its CPU can
+# be read from /proc; no -m: it answers until stopped after the UAC run,
+# -timeout (TIMEOUT + 30 s) bounds it and the caller's cleanup stops it.
+# It sets UAS_PID.
+start_uas() {
+	echo "== sipp UAS (callee) on 127.0.0.1:$UAS_PORT"
+	mkdir -p "$WORK/uas"
+	# shellcheck disable=SC2046
+	(cd "$WORK/uas" && exec sipp -sf "$ROOT/bench/sipp/uas_answer.xml" -p "$UAS_PORT" $(sipp_common) \
+		-timeout "$((TIMEOUT + 30))s" -trace_stat -stf "$WORK/uas/stat.csv" -fd 1 -trace_err \
+		>"$WORK/uas/sipp.out" 2>&1) &
+	UAS_PID=$!
+	sleep 0.5
+	kill -0 "$UAS_PID" 2>/dev/null || { tail -20 "$WORK/uas/sipp.out" >&2; die "sipp UAS exited"; }
+	sleep 0.5 # let start-up work settle before the CPU baseline
+}
+
 # start_server GUARD starts `sentral serve` ($BIN, store $SENTRAL_DB) on the
 # free ports SIP_PORT and ADMIN_PORT, with MD5 challenges first (sipp 3.6
 # knows no SHA-256) and the per-source guard raised to GUARD requests/s
