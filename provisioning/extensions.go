@@ -12,7 +12,9 @@ import (
 
 // ExtensionInput is what an admin types to create or change an extension.
 // A nil field is not given: it takes its default when adding and stays as
-// it is when updating. An empty Dept/Site/Person/PIN clears it.
+// it is when updating. An empty Dept/Site/Person/PIN clears it, as does an
+// empty forward target. Voicemail defaults to false here; the CLI's `ext
+// add` and imports pass true.
 type ExtensionInput struct {
 	Name             *string
 	Password         *string
@@ -25,6 +27,18 @@ type ExtensionInput struct {
 	Enabled          *bool
 	DID              *string // direct public number; "" removes it
 	HideCallerID     *bool
+
+	// Call features; see store.Extension. Forward targets are checked
+	// with store.ValidateForwardTarget, and a "voicemail:NUMBER" target
+	// must name an extension of the tenant.
+	ForwardAlways   *string
+	ForwardBusy     *string
+	ForwardNoAnswer *string
+	NoAnswerSeconds *int // 0: the default (store.DefaultNoAnswerSeconds)
+	DND             *bool
+	Voicemail       *bool
+	VoicemailAskPIN *bool
+	Language        *string // "" (the default, nb), nb or en
 }
 
 // ExtensionFilter narrows a listing of extensions; empty fields match all.
@@ -45,6 +59,8 @@ type ExtensionView struct {
 	VoicemailPIN bool   `json:"voicemail_pin"`
 	// GeneratedPassword is set only on the one answer that created it.
 	GeneratedPassword string `json:"generated_password,omitempty"`
+	// GeneratedPIN is set only on the one answer that created it.
+	GeneratedPIN string `json:"generated_pin,omitempty"`
 }
 
 // extFields maps store fields to the CLI's flags.
@@ -52,6 +68,9 @@ var extFields = map[string]string{
 	"number": "NUMBER", "display_name": "--name", "department_id": "--dept", "site_id": "--site",
 	"person_id": "--person", "cos": "--cos", "tenant_id": "--tenant", "ranges": "--ext-range",
 	"did": "--did", "hide_caller_id": "--hide-caller-id",
+	"forward_always": "--forward-always", "forward_busy": "--forward-busy", "forward_no_answer": "--forward-no-answer",
+	"no_answer_seconds": "--no-answer-seconds", "dnd": "--dnd", "voicemail": "--voicemail", "voicemail_ask_pin": "--voicemail-ask-pin",
+	"language": "--language",
 	// what a refused removal blames: the extension is still on a phone, a handset or in a group
 	"id": "NUMBER", "extension_id": "NUMBER", "lines": "NUMBER", "members": "NUMBER",
 }
@@ -139,6 +158,9 @@ func (s *Service) applyExtension(ctx context.Context, st store.Store, t store.Te
 		if e.VoicemailPIN, err = s.hashPIN("--pin", e.Number, *in.PIN); err != nil {
 			return "", err
 		}
+	}
+	if err := s.applyCallFeatures(ctx, st, t, e, in); err != nil {
+		return "", err
 	}
 	password := ""
 	switch {

@@ -16,6 +16,9 @@ type GroupInput struct {
 	RingSeconds    *int
 	Members        *[]string // extension numbers
 	DID            *string   // direct public number; "" removes it
+	// Overflow is where a call no member answered goes: an extension's
+	// mailbox (voicemail:NUMBER) or a number; "" removes it.
+	Overflow *string
 }
 
 // GroupView is a group with its members by extension number.
@@ -32,7 +35,7 @@ var groups = entity[store.Group, GroupView]{
 	kind: kindGroup,
 	repo: store.Store.Groups,
 	fields: map[string]string{"number": "NUMBER", "name": "--name", "strategy": "--strategy", "ring_seconds": "--ring-seconds",
-		"members": "--member", "extension_id": "--member", "ranges": "--ext-range", "did": "--did"},
+		"members": "--member", "extension_id": "--member", "ranges": "--ext-range", "did": "--did", "overflow": "--overflow"},
 	view: func(n *names, g *store.Group) GroupView {
 		v := GroupView{Group: *g, MemberNumbers: []string{}}
 		for _, id := range g.Members {
@@ -85,6 +88,12 @@ func (s *Service) applyGroup(ctx context.Context, t store.Tenant, g *store.Group
 	if in.DID != nil {
 		var err error
 		if g.DID, err = checkOwnDID("--did", *in.DID, t); err != nil {
+			return err
+		}
+	}
+	if in.Overflow != nil {
+		var err error
+		if g.Overflow, err = checkTarget(ctx, s.st, t, "--overflow", *in.Overflow, g.Number, true); err != nil {
 			return err
 		}
 	}

@@ -87,6 +87,7 @@ type ImportedRow struct {
 	Credentials bool   `json:"credentials"`
 	PIN         bool   `json:"voicemail_pin"`
 	DID         string `json:"did,omitempty"`
+	Voicemail   bool   `json:"voicemail"`
 }
 
 // ImportResult is what an import did (or, with DryRun, would do).
@@ -125,7 +126,8 @@ type importPlan struct {
 // ImportExtensions reads a CSV of extensions (see docs/import-format.md),
 // validates every row against the syntax, the policies, the tenant's
 // ranges and what already exists, and then creates all of them in one
-// transaction, or none: a refused import reports every bad row.
+// transaction, or none: a refused import reports every bad row. Imported
+// extensions have voicemail on, like those `sentral ext add` creates.
 func (s *Service) ImportExtensions(ctx context.Context, tenant string, r io.Reader, opt ImportOptions) (ImportResult, error) {
 	start := time.Now()
 	res := ImportResult{DryRun: opt.DryRun, Extensions: []ImportedRow{}, CreatedDepartments: []string{}, CreatedSites: []string{}, CreatedPeople: []string{}}
@@ -349,7 +351,10 @@ func (s *Service) planImport(ctx context.Context, t store.Tenant, rows []*import
 		if r.name == "" {
 			bad("name", &Error{Problem: "is required", Fix: "give the name shown on phones, e.g. Kari Nordmann"})
 		}
-		r.ext = store.Extension{TenantID: t.ID, Number: r.number, DisplayName: r.name, COS: DefaultCOS, Enabled: true}
+		// Imported extensions get a mailbox that takes their unanswered
+		// calls, as `sentral ext add` gives them: a municipality's staff
+		// expect voicemail, and it is turned off per extension.
+		r.ext = store.Extension{TenantID: t.ID, Number: r.number, DisplayName: r.name, COS: DefaultCOS, Enabled: true, Voicemail: true}
 		if r.did != "" {
 			d, err := checkOwnDID("did", r.did, t)
 			switch {
@@ -444,7 +449,7 @@ func fillResult(res *ImportResult, p *importPlan) {
 	res.CreatedPeople = append(res.CreatedPeople, p.newPeople...)
 	for _, r := range p.rows {
 		res.Extensions = append(res.Extensions, ImportedRow{Row: r.line, Number: r.number, Name: r.name, Department: r.dept, Site: r.site,
-			Email: r.email, COS: string(r.ext.COS), Enabled: r.ext.Enabled, Credentials: r.password != "", PIN: r.pin != "", DID: r.did})
+			Email: r.email, COS: string(r.ext.COS), Enabled: r.ext.Enabled, Credentials: r.password != "", PIN: r.pin != "", DID: r.did, Voicemail: r.ext.Voicemail})
 	}
 }
 

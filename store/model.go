@@ -177,6 +177,122 @@ type Extension struct {
 	DID string `json:"did,omitempty"`
 	// HideCallerID withholds the caller ID on outbound calls by default.
 	HideCallerID bool `json:"hide_caller_id"`
+
+	// Call forwarding. Each target is empty (none), ForwardVoicemail,
+	// "voicemail:NUMBER" or a number (see ValidateForwardTarget).
+	// ForwardAlways takes every call before the extension rings;
+	// ForwardBusy takes calls while it is busy or in DND; ForwardNoAnswer
+	// takes calls it leaves unanswered for NoAnswerAfter, and calls while
+	// it is not registered.
+	ForwardAlways   string `json:"forward_always,omitempty"`
+	ForwardBusy     string `json:"forward_busy,omitempty"`
+	ForwardNoAnswer string `json:"forward_no_answer,omitempty"`
+	// NoAnswerSeconds is how long the extension rings before ForwardNoAnswer
+	// (or voicemail) takes the call: 0 means DefaultNoAnswerSeconds,
+	// otherwise MinNoAnswerSeconds to MaxNoAnswerSeconds.
+	NoAnswerSeconds int `json:"no_answer_seconds"`
+	// DND (do not disturb) treats the extension as busy: calls go where
+	// ForwardBusy or voicemail says, or get busy.
+	DND bool `json:"dnd"`
+	// Voicemail says the extension's mailbox takes the calls it does not
+	// answer (busy, no answer, not registered) unless a forward says
+	// otherwise.
+	Voicemail bool `json:"voicemail"`
+	// VoicemailAskPIN asks for the PIN even when the mailbox is called from
+	// the extension's own phone (a shared or unattended phone).
+	VoicemailAskPIN bool `json:"voicemail_ask_pin"`
+	// Language is the prompt language: "" (DefaultLanguage), "nb" or "en".
+	Language string `json:"language,omitempty"`
+}
+
+// ForwardVoicemail is the forward target naming the extension's own
+// mailbox; "voicemail:NUMBER" names the mailbox of extension NUMBER.
+const ForwardVoicemail = "voicemail"
+
+// Bounds of Extension.NoAnswerSeconds. The default lets a caller hear
+// about five rings, as on the MD110; the bounds keep a forward from firing
+// before the phone rang once, or never.
+const (
+	DefaultNoAnswerSeconds = 20
+	MinNoAnswerSeconds     = 5
+	MaxNoAnswerSeconds     = 180
+)
+
+// Prompt languages: Norwegian bokmål (the default) and English.
+const (
+	LanguageNorwegian = "nb"
+	LanguageEnglish   = "en"
+	DefaultLanguage   = LanguageNorwegian
+)
+
+// MaxForwardTargetLength is the longest number a forward or overflow
+// target may be, '+' included.
+const MaxForwardTargetLength = 20
+
+// NoAnswerAfter is how long the extension rings before an unanswered call
+// is forwarded (or goes to voicemail), with the default applied.
+func (e Extension) NoAnswerAfter() time.Duration {
+	if e.NoAnswerSeconds <= 0 {
+		return DefaultNoAnswerSeconds * time.Second
+	}
+	return time.Duration(e.NoAnswerSeconds) * time.Second
+}
+
+// PromptLanguage is the extension's prompt language with the default applied.
+func (e Extension) PromptLanguage() string {
+	if e.Language == "" {
+		return DefaultLanguage
+	}
+	return e.Language
+}
+
+// ValidLanguage reports whether l may be an extension's Language.
+func ValidLanguage(l string) bool {
+	return l == "" || l == LanguageNorwegian || l == LanguageEnglish
+}
+
+// ValidateForwardTarget checks the syntax of a forward target (group
+// false: an extension's ForwardAlways, ForwardBusy or ForwardNoAnswer) or
+// of a group's Overflow (group true). A target is empty (none);
+// ForwardVoicemail (extensions only: the extension's own mailbox);
+// "voicemail:NUMBER", the mailbox of extension NUMBER (MinExtensionDigits
+// to MaxExtensionDigits digits); or a number of 2 to
+// MaxForwardTargetLength characters, digits with an optional leading '+'.
+// Whether the number or mailbox exists is not checked: it is routed when a
+// call comes. A refusal is a *FieldError of kind ErrInvalid whose Field is
+// "forward" or "overflow"; callers checking a named field replace it.
+func ValidateForwardTarget(target string, group bool) error {
+	ent, field := EntityExtension, "forward"
+	if group {
+		ent, field = EntityGroup, "overflow"
+	}
+	refuse := func(format string, args ...any) error {
+		return &FieldError{Entity: ent, Field: field, Value: target, Kind: ErrInvalid, Reason: fmt.Sprintf(format, args...)}
+	}
+	if target == "" {
+		return nil
+	}
+	if target == ForwardVoicemail {
+		if group {
+			return refuse("a group has no mailbox of its own: use voicemail:NUMBER for an extension's mailbox, or a number")
+		}
+		return nil
+	}
+	if mbox, ok := strings.CutPrefix(target, ForwardVoicemail+":"); ok {
+		if len(mbox) < MinExtensionDigits || len(mbox) > MaxExtensionDigits || !isDigits(mbox) {
+			return refuse("voicemail:NUMBER takes an extension number of %d to %d digits, e.g. voicemail:2001", MinExtensionDigits, MaxExtensionDigits)
+		}
+		return nil
+	}
+	digits := strings.TrimPrefix(target, "+")
+	if len(target) < 2 || len(target) > MaxForwardTargetLength || digits == "" || !isDigits(digits) {
+		kinds := "voicemail, voicemail:NUMBER or a number"
+		if group {
+			kinds = "voicemail:NUMBER or a number"
+		}
+		return refuse("must be %s; a number has 2 to %d characters, digits with an optional leading +, e.g. 2001 or +4791234567", kinds, MaxForwardTargetLength)
+	}
+	return nil
 }
 
 // HasCredentials reports whether the extension can authenticate over SIP.
@@ -397,6 +513,11 @@ type Group struct {
 	// DID is the group's public number (E.164), under the same rules as
 	// Extension.DID. Empty: none.
 	DID string `json:"did,omitempty"`
+	// Overflow is where a call goes that no member answered: after
+	// RingSeconds (simultaneous) or after the last member (hunt). It is
+	// empty (none), "voicemail:NUMBER" or a number; see
+	// ValidateForwardTarget.
+	Overflow string `json:"overflow,omitempty"`
 }
 
 // Entity names the kind of a stored row in change records.

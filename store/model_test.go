@@ -1,9 +1,11 @@
 package store
 
 import (
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValidRoute(t *testing.T) {
@@ -120,4 +122,73 @@ func FuzzCanonicalPeer(f *testing.F) {
 			t.Fatalf("PeerPrefix(%q) failed", c)
 		}
 	})
+}
+
+func TestValidateForwardTarget(t *testing.T) {
+	for _, c := range []struct {
+		target    string
+		ext, grp  bool // valid for an extension, for a group
+		wantField string
+	}{
+		{"", true, true, ""},
+		{"voicemail", true, false, ""},
+		{"voicemail:2001", true, true, ""},
+		{"voicemail:12345678", true, true, ""},
+		{"voicemail:123456789", false, false, ""},
+		{"voicemail:2", false, false, ""},
+		{"voicemail:", false, false, ""},
+		{"voicemail:+4791234567", false, false, ""},
+		{"Voicemail", false, false, ""},
+		{"2001", true, true, ""},
+		{"20", true, true, ""},
+		{"+1", true, true, ""},
+		{"+4791234567", true, true, ""},
+		{"12345678901234567890", true, true, ""},
+		{"123456789012345678901", false, false, ""},
+		{"2", false, false, ""},
+		{"+", false, false, ""},
+		{"++4791234567", false, false, ""},
+		{"2001 ", false, false, ""},
+		{"91 23 45 67", false, false, ""},
+		{"sip:2001@example.no", false, false, ""},
+	} {
+		for _, group := range []bool{false, true} {
+			want := c.ext
+			field := "forward"
+			if group {
+				want, field = c.grp, "overflow"
+			}
+			err := ValidateForwardTarget(c.target, group)
+			if (err == nil) != want {
+				t.Errorf("ValidateForwardTarget(%q, group %v) = %v, want valid %v", c.target, group, err, want)
+				continue
+			}
+			if err == nil {
+				continue
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) || !errors.Is(err, ErrInvalid) || fe.Field != field || fe.Value != c.target || fe.Reason == "" {
+				t.Errorf("ValidateForwardTarget(%q, group %v) = %#v, want an ErrInvalid *FieldError on %s with a reason", c.target, group, err, field)
+			}
+		}
+	}
+}
+
+func TestNoAnswerAfter(t *testing.T) {
+	for secs, want := range map[int]time.Duration{0: 20 * time.Second, 5: 5 * time.Second, 180: 3 * time.Minute} {
+		if got := (Extension{NoAnswerSeconds: secs}).NoAnswerAfter(); got != want {
+			t.Errorf("NoAnswerAfter with %d seconds = %s, want %s", secs, got, want)
+		}
+	}
+	if got := (Extension{}).PromptLanguage(); got != "nb" {
+		t.Errorf("PromptLanguage default = %q, want nb", got)
+	}
+	if got := (Extension{Language: "en"}).PromptLanguage(); got != "en" {
+		t.Errorf("PromptLanguage en = %q", got)
+	}
+	for l, want := range map[string]bool{"": true, "nb": true, "en": true, "nn": false, "NB": false, "no": false} {
+		if ValidLanguage(l) != want {
+			t.Errorf("ValidLanguage(%q) = %v, want %v", l, !want, want)
+		}
+	}
 }

@@ -16,14 +16,15 @@ import (
 	"github.com/sentralpbx/sentral/store"
 )
 
-// coreAdminCommands: tenant, ext, import.
+// coreAdminCommands: tenant, ext (with passwd, pin, forward, dnd), import, voicemail.
 func (a *app) coreAdminCommands() []*cobra.Command {
 	ext := a.extNoun().command(a, "Manage extensions (numbers that ring)")
-	ext.AddCommand(a.extPasswdCmd())
+	ext.AddCommand(a.extPasswdCmd(), a.extPINCmd(), a.extForwardCmd(), a.extDNDCmd())
 	return []*cobra.Command{
 		a.tenantNoun().command(a, "Manage tenants (municipalities)"),
 		ext,
 		a.importCmd(),
+		a.voicemailCmd(), // voicemail list (cli_voicemail.go)
 	}
 }
 
@@ -107,11 +108,13 @@ func (a *app) extNoun() noun[provisioning.ExtensionView, provisioning.ExtensionI
 	var filter provisioning.ExtensionFilter
 	return noun[provisioning.ExtensionView, provisioning.ExtensionInput]{
 		name: "ext", what: "extension", key: "NUMBER", addKey: true, tenant: true,
-		cols:  extCols,
-		keyOf: func(e provisioning.ExtensionView) string { return e.Number },
-		flags: func(a *app, fs *pflag.FlagSet, _ bool) func() (provisioning.ExtensionInput, error) {
+		cols:   extCols,
+		detail: extDetailCols,
+		keyOf:  func(e provisioning.ExtensionView) string { return e.Number },
+		flags: func(a *app, fs *pflag.FlagSet, update bool) func() (provisioning.ExtensionInput, error) {
 			var name, pin, dept, site, person, cos, did string
 			var generate, disabled, hide bool
+			features := callFeatureFlags(fs, update)
 			fs.StringVar(&name, "name", "", `name shown on phones, e.g. "Kari Nordmann"`)
 			secret := secretFlags(a, fs)
 			fs.BoolVar(&generate, "generate-password", false, "generate a strong SIP password and print it once")
@@ -128,12 +131,14 @@ func (a *app) extNoun() noun[provisioning.ExtensionView, provisioning.ExtensionI
 				if err != nil {
 					return provisioning.ExtensionInput{}, err
 				}
-				return provisioning.ExtensionInput{
+				in := provisioning.ExtensionInput{
 					Name: optStr(fs, "name", &name), Password: pw, GeneratePassword: generate,
 					PIN: optStr(fs, "pin", &pin), Dept: optStr(fs, "dept", &dept), Site: optStr(fs, "site", &site),
 					Person: optStr(fs, "person", &person), COS: optStr(fs, "cos", &cos), Enabled: optNot(fs, "disabled", &disabled),
 					DID: optStr(fs, "did", &did), HideCallerID: optBool(fs, "hide-caller-id", &hide),
-				}, nil
+				}
+				features(&in)
+				return in, nil
 			}
 		},
 		listFlags: func(fs *pflag.FlagSet) {
@@ -225,20 +230,26 @@ func (a *app) extPasswdCmd() *cobra.Command {
 
 // promptPassword asks twice on the terminal, without echo.
 func (a *app) promptPassword() (string, error) {
+	return a.promptSecret("SIP password", "use --password-stdin or --generate")
+}
+
+// promptSecret asks for a new secret (what) twice on the terminal,
+// without echo; noTTY is the fix when stdin is not a terminal.
+func (a *app) promptSecret(what, noTTY string) (string, error) {
 	fd, ok := a.terminal()
 	if !ok {
-		return "", usageError{fmt.Errorf("no password given and standard input is not a terminal; fix: use --password-stdin or --generate")}
+		return "", usageError{fmt.Errorf("no %s given and standard input is not a terminal; fix: %s", what, noTTY)}
 	}
 	ask := func(prompt string) (string, error) {
 		fmt.Fprint(a.stderr, prompt)
 		b, err := term.ReadPassword(fd)
 		fmt.Fprintln(a.stderr)
 		if err != nil {
-			return "", fmt.Errorf("read password: %w", err)
+			return "", fmt.Errorf("read %s: %w", what, err)
 		}
 		return string(b), nil
 	}
-	first, err := ask("New SIP password: ")
+	first, err := ask("New " + what + ": ")
 	if err != nil {
 		return "", err
 	}
@@ -247,7 +258,7 @@ func (a *app) promptPassword() (string, error) {
 		return "", err
 	}
 	if first != second {
-		return "", usageError{fmt.Errorf("the two passwords differ; fix: run the command again and type the same password twice")}
+		return "", usageError{fmt.Errorf("the two entries differ; fix: run the command again and type the same %s twice", what)}
 	}
 	return first, nil
 }

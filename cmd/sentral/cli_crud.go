@@ -26,6 +26,9 @@ type noun[V, I any] struct {
 	addKey bool   // add takes the key argument too (people do not: they are found by --email)
 	tenant bool   // scoped to a tenant: takes --tenant
 	cols   []column[V]
+	// detail, when set, is what show, add, update and remove print of the
+	// one entity they handle: cols and the fields too long for a list.
+	detail []column[V]
 	keyOf  func(V) string
 
 	// flags registers the add (update false) or update flags on fs and
@@ -126,7 +129,7 @@ func (n noun[V, I]) addCmd(a *app) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if err := printDone(a, "added", n.what, n.keyOf(v), v, n.cols); err != nil {
+		if err := printDone(a, "added", n.what, n.keyOf(v), v, n.one()); err != nil {
 			return err
 		}
 		return n.runAfter(a, v)
@@ -146,7 +149,7 @@ func (n noun[V, I]) updateCmd(a *app) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if err := printDone(a, "updated", n.what, n.keyOf(v), v, n.cols); err != nil {
+		if err := printDone(a, "updated", n.what, n.keyOf(v), v, n.one()); err != nil {
 			return err
 		}
 		return n.runAfter(a, v)
@@ -168,7 +171,7 @@ func (n noun[V, I]) removeCmd(a *app) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return printDone(a, "removed", n.what, n.keyOf(v), v, n.cols)
+		return printDone(a, "removed", n.what, n.keyOf(v), v, n.one())
 	})
 	if n.removeFlags != nil {
 		n.removeFlags(fs)
@@ -182,9 +185,17 @@ func (n noun[V, I]) showCmd(a *app) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return printOne(a, v, n.cols)
+		return printOne(a, v, n.one())
 	})
 	return cmd
+}
+
+// one is the columns printed for a single entity.
+func (n noun[V, I]) one() []column[V] {
+	if n.detail != nil {
+		return n.detail
+	}
+	return n.cols
 }
 
 func (n noun[V, I]) listCmd(a *app) *cobra.Command {
@@ -259,15 +270,20 @@ func secretFlags(a *app, fs *pflag.FlagSet) func() (*string, error) {
 	}
 }
 
-// readLine reads one line of a secret from r, without its line ending.
-func readLine(r io.Reader) (string, error) {
+// readLine reads one line of a password from r, without its line ending.
+func readLine(r io.Reader) (string, error) { return readSecret(r, "password") }
+
+// readSecret reads one line of a secret (what: "password", "pin") from r,
+// without its line ending, for the --WHAT-stdin flag.
+func readSecret(r io.Reader, what string) (string, error) {
 	line, err := bufio.NewReader(r).ReadString('\n')
 	if err != nil && err != io.EOF {
-		return "", fmt.Errorf("read password from stdin: %w", err)
+		return "", fmt.Errorf("read %s from stdin: %w", what, err)
 	}
 	line = strings.TrimRight(line, "\r\n")
 	if line == "" {
-		return "", usageError{fmt.Errorf("--password-stdin: standard input is empty; fix: pipe the password in, e.g. `printf %%s \"$PW\" | sentral ... --password-stdin`")}
+		return "", usageError{fmt.Errorf("--%s-stdin: standard input is empty; fix: pipe the %s in, e.g. `printf %%s \"$%s\" | sentral ... --%s-stdin`",
+			what, what, strings.ToUpper(what), what)}
 	}
 	return line, nil
 }

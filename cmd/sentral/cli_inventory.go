@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -259,29 +260,36 @@ var trunkNoun = noun[store.Trunk, provisioning.TrunkInput]{
 	},
 }
 
+var groupCols = []column[provisioning.GroupView]{
+	{"number", func(g provisioning.GroupView) string { return g.Number }},
+	{"name", func(g provisioning.GroupView) string { return g.Name }},
+	{"strategy", func(g provisioning.GroupView) string { return string(g.Strategy) }},
+	{"ring_seconds", func(g provisioning.GroupView) string { return strconv.Itoa(g.RingSeconds) }},
+	{"members", func(g provisioning.GroupView) string { return strings.Join(g.MemberNumbers, " ") }},
+	{"did", func(g provisioning.GroupView) string { return g.DID }},
+}
+
 var groupNoun = noun[provisioning.GroupView, provisioning.GroupInput]{
 	name: "group", what: "group", key: "NUMBER", addKey: true, tenant: true,
-	cols: []column[provisioning.GroupView]{
-		{"number", func(g provisioning.GroupView) string { return g.Number }},
-		{"name", func(g provisioning.GroupView) string { return g.Name }},
-		{"strategy", func(g provisioning.GroupView) string { return string(g.Strategy) }},
-		{"ring_seconds", func(g provisioning.GroupView) string { return strconv.Itoa(g.RingSeconds) }},
-		{"members", func(g provisioning.GroupView) string { return strings.Join(g.MemberNumbers, " ") }},
-		{"did", func(g provisioning.GroupView) string { return g.DID }},
-	},
+	cols: groupCols,
+	detail: slices.Concat(groupCols, []column[provisioning.GroupView]{
+		{"overflow", func(g provisioning.GroupView) string { return g.Overflow }},
+	}),
 	keyOf: func(g provisioning.GroupView) string { return g.Number },
 	flags: func(_ *app, fs *pflag.FlagSet, _ bool) func() (provisioning.GroupInput, error) {
-		var name, strategy, did string
+		var name, strategy, did, overflow string
 		var ring int
 		var members []string
 		fs.StringVar(&name, "name", "", `group name, e.g. "Sentralbord"`)
-		fs.StringVar(&strategy, "strategy", "", "simultaneous (all at once, default) or hunt (in --member order)")
-		fs.IntVar(&ring, "ring-seconds", 0, "how long the group rings (default 30)")
+		fs.StringVar(&strategy, "strategy", "", "simultaneous (all members at once, default) or hunt (one at a time, in --member order)")
+		fs.IntVar(&ring, "ring-seconds", 0, fmt.Sprintf("how long the group rings, 5 to 600 (default %d)", provisioning.DefaultRingSeconds))
 		fs.StringSliceVar(&members, "member", nil, "member extension NUMBER (repeatable, order kept; on update replaces all)")
 		fs.StringVar(&did, "did", "", `direct public number, e.g. +4755550200, inside the tenant's DID ranges; "" removes it`)
+		fs.StringVar(&overflow, "overflow", "", `where a call no member answered goes: voicemail:NUMBER (an extension's mailbox) or a number such as 2001 or +4791234567; "" removes it`)
 		return func() (provisioning.GroupInput, error) {
 			return provisioning.GroupInput{Name: optStr(fs, "name", &name), Strategy: optStr(fs, "strategy", &strategy),
-				RingSeconds: optInt(fs, "ring-seconds", &ring), Members: optStrs(fs, "member", &members), DID: optStr(fs, "did", &did)}, nil
+				RingSeconds: optInt(fs, "ring-seconds", &ring), Members: optStrs(fs, "member", &members), DID: optStr(fs, "did", &did),
+				Overflow: optStr(fs, "overflow", &overflow)}, nil
 		}
 	},
 	add: (*provisioning.Service).AddGroup, update: (*provisioning.Service).UpdateGroup, remove: (*provisioning.Service).RemoveGroup,

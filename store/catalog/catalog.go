@@ -1,6 +1,7 @@
 // Package catalog keeps the entities the call path reads on every request
 // in memory: tenants (by SIP domain, name, id and DID range), extensions
-// with their HA1 digests, the index of public numbers (DIDs), ring groups,
+// with their HA1 digests and call features (forwards, DND, voicemail), the
+// index of public numbers (DIDs), ring groups (by number and by member),
 // sites, trunks, DECT handsets with their gateways, and desk phones by
 // their own SIP username. It keeps them current by following the store's
 // change log. Digest checks on thousands of REGISTERs a second must not
@@ -105,7 +106,8 @@ type Catalog struct {
 	byNumber  map[int64]map[string]int64 // tenant ID -> number -> extension ID
 	dids      map[string]DIDTarget       // E.164 -> what it reaches
 	groups    map[int64]store.Group
-	groupNums map[int64]map[string]int64 // tenant ID -> number -> group ID
+	groupNums map[int64]map[string]int64   // tenant ID -> number -> group ID
+	byMember  map[int64]map[int64]struct{} // extension ID -> IDs of the groups it is a member of
 	sites     map[int64]store.Site
 	trunks    map[int64]store.Trunk
 	byTenantT map[int64]map[int64]struct{} // tenant ID -> trunk IDs
@@ -132,7 +134,7 @@ func newCatalog(st store.Store, log *zap.Logger, seq int64) *Catalog {
 		tenants: make(map[int64]store.Tenant), byDomain: make(map[string]int64), byName: make(map[string]int64),
 		exts: make(map[int64]store.Extension), byNumber: make(map[int64]map[string]int64),
 		dids:   make(map[string]DIDTarget),
-		groups: make(map[int64]store.Group), groupNums: make(map[int64]map[string]int64),
+		groups: make(map[int64]store.Group), groupNums: make(map[int64]map[string]int64), byMember: make(map[int64]map[int64]struct{}),
 		sites:  make(map[int64]store.Site),
 		trunks: make(map[int64]store.Trunk), byTenantT: make(map[int64]map[int64]struct{}), peers: make(map[netip.Prefix][]int64),
 		gateways: make(map[int64]store.DECTGateway), handsets: make(map[int64]store.DECTHandset), byExtH: make(map[int64]map[int64]struct{}),
@@ -511,6 +513,14 @@ func (c *Catalog) putGroupLocked(g store.Group) {
 	}
 	m[g.Number] = g.ID
 	c.putDIDLocked(g.DID, DIDTarget{TenantID: g.TenantID, Kind: DIDGroup, Number: g.Number, id: g.ID})
+	for _, ext := range g.Members {
+		gs := c.byMember[ext]
+		if gs == nil {
+			gs = make(map[int64]struct{})
+			c.byMember[ext] = gs
+		}
+		gs[g.ID] = struct{}{}
+	}
 }
 
 func (c *Catalog) dropGroupLocked(id int64) {
@@ -523,6 +533,14 @@ func (c *Catalog) dropGroupLocked(id int64) {
 		delete(m, old.Number)
 	}
 	c.dropDIDLocked(old.DID, DIDGroup, id)
+	for _, ext := range old.Members {
+		if gs := c.byMember[ext]; gs != nil {
+			delete(gs, id)
+			if len(gs) == 0 {
+				delete(c.byMember, ext)
+			}
+		}
+	}
 }
 
 // putTrunkLocked stores a trunk; the caller reindexes the peers.
@@ -714,6 +732,29 @@ func (c *Catalog) Group(tenantID int64, number string) (GroupEntry, bool) {
 		}
 	}
 	return out, true
+}
+
+// GroupsOf lists the groups of a tenant that the extension with number
+// is a member of, by group number (shorter numbers first); none when no
+// such extension is held. Call pickup uses it to find whose ringing calls
+// a member may take. It costs a map access per group found.
+func (c *Catalog) GroupsOf(tenantID int64, number string) []store.Group {
+	c.mu.RLock()
+	id, ok := c.byNumber[tenantID][number]
+	var out []store.Group
+	if ok {
+		out = make([]store.Group, 0, len(c.byMember[id]))
+		for gid := range c.byMember[id] {
+			// Members are checked to be of the group's tenant; the check
+			// here keeps a stale entry from leaking across tenants.
+			if g, ok := c.groups[gid]; ok && g.TenantID == tenantID {
+				out = append(out, g)
+			}
+		}
+	}
+	c.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return lessNum(out[i].Number, out[j].Number) })
+	return out
 }
 
 // Site finds a site by id (an extension's SiteID: its DID is presented on

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -247,15 +248,18 @@ func extensionTable() *table[store.Extension, *store.Extension] {
 	return &table[store.Extension, *store.Extension]{
 		entity: e, name: "extensions", keyCol: "number", ownerCol: "tenant_id",
 		cols: []string{"tenant_id", "number", "display_name", "person_id", "department_id", "site_id", "cos", "ha1_md5", "ha1_sha256", "voicemail_pin", "enabled",
-			"did", "hide_caller_id"},
+			"did", "hide_caller_id",
+			"forward_always", "forward_busy", "forward_no_answer", "no_answer_seconds", "dnd", "voicemail", "voicemail_ask_pin", "language"},
 		order: "length(number), number, tenant_id, id",
 		dest: func(v *store.Extension) []any {
 			return []any{&v.TenantID, &v.Number, &v.DisplayName, &v.PersonID, &v.DepartmentID, &v.SiteID, &v.COS, &v.HA1MD5, &v.HA1SHA256, &v.VoicemailPIN, &v.Enabled,
-				&v.DID, &v.HideCallerID}
+				&v.DID, &v.HideCallerID,
+				&v.ForwardAlways, &v.ForwardBusy, &v.ForwardNoAnswer, &v.NoAnswerSeconds, &v.DND, &v.Voicemail, &v.VoicemailAskPIN, &v.Language}
 		},
 		args: func(v *store.Extension) []any {
 			return []any{v.TenantID, v.Number, v.DisplayName, nullID(v.PersonID), nullID(v.DepartmentID), nullID(v.SiteID), string(v.COS), v.HA1MD5, v.HA1SHA256, v.VoicemailPIN, v.Enabled,
-				v.DID, v.HideCallerID}
+				v.DID, v.HideCallerID,
+				v.ForwardAlways, v.ForwardBusy, v.ForwardNoAnswer, v.NoAnswerSeconds, v.DND, v.Voicemail, v.VoicemailAskPIN, v.Language}
 		},
 		key:      func(v *store.Extension) string { return v.Number },
 		tenantID: func(v *store.Extension) int64 { return v.TenantID },
@@ -267,6 +271,10 @@ func extensionTable() *table[store.Extension, *store.Extension] {
 			if v.DID != "" {
 				v.DID = store.NormalizeDID(v.DID)
 			}
+			v.ForwardAlways = strings.TrimSpace(v.ForwardAlways)
+			v.ForwardBusy = strings.TrimSpace(v.ForwardBusy)
+			v.ForwardNoAnswer = strings.TrimSpace(v.ForwardNoAnswer)
+			v.Language = strings.TrimSpace(v.Language)
 		},
 		check: func(ctx context.Context, tx *Store, v, old *store.Extension) error {
 			if err := tx.checkNumber(ctx, e, v.TenantID, v.ID, v.Number); err != nil {
@@ -298,6 +306,9 @@ func extensionTable() *table[store.Extension, *store.Extension] {
 			if v.HA1SHA256 != "" && !sha256HexRE.MatchString(v.HA1SHA256) {
 				return fieldErr(e, "ha1_sha256", "", store.ErrInvalid, "must be 64 lower-case hex digits")
 			}
+			if err := checkCallFeatures(v); err != nil {
+				return err
+			}
 			if err := tx.checkRef(ctx, e, "person_id", "people", store.EntityPerson, v.TenantID, deref(v.PersonID)); err != nil {
 				return err
 			}
@@ -325,13 +336,13 @@ func groupTable() *table[store.Group, *store.Group] {
 	const e = store.EntityGroup
 	return &table[store.Group, *store.Group]{
 		entity: e, name: "ring_groups", keyCol: "number", ownerCol: "tenant_id",
-		cols:  []string{"tenant_id", "number", "name", "strategy", "ring_seconds", "did"},
+		cols:  []string{"tenant_id", "number", "name", "strategy", "ring_seconds", "did", "overflow"},
 		order: "length(number), number, tenant_id, id",
 		dest: func(v *store.Group) []any {
-			return []any{&v.TenantID, &v.Number, &v.Name, &v.Strategy, &v.RingSeconds, &v.DID}
+			return []any{&v.TenantID, &v.Number, &v.Name, &v.Strategy, &v.RingSeconds, &v.DID, &v.Overflow}
 		},
 		args: func(v *store.Group) []any {
-			return []any{v.TenantID, v.Number, v.Name, string(v.Strategy), v.RingSeconds, v.DID}
+			return []any{v.TenantID, v.Number, v.Name, string(v.Strategy), v.RingSeconds, v.DID, v.Overflow}
 		},
 		key:      func(v *store.Group) string { return v.Number },
 		tenantID: func(v *store.Group) int64 { return v.TenantID },
@@ -346,6 +357,7 @@ func groupTable() *table[store.Group, *store.Group] {
 			if v.DID != "" {
 				v.DID = store.NormalizeDID(v.DID)
 			}
+			v.Overflow = strings.TrimSpace(v.Overflow)
 		},
 		check: func(ctx context.Context, tx *Store, v, _ *store.Group) error {
 			if err := tx.checkNumber(ctx, e, v.TenantID, v.ID, v.Number); err != nil {
@@ -365,6 +377,9 @@ func groupTable() *table[store.Group, *store.Group] {
 			}
 			if v.RingSeconds < 5 || v.RingSeconds > 600 {
 				return fieldErr(e, "ring_seconds", itoa(int64(v.RingSeconds)), store.ErrInvalid, "must be 5 to 600 seconds")
+			}
+			if err := checkTarget("overflow", v.Overflow, v.Number, true); err != nil {
+				return err
 			}
 			seen := make(map[int64]bool, len(v.Members))
 			for _, m := range v.Members {
@@ -791,6 +806,50 @@ func checkDeviceCredentials(ctx context.Context, tx *Store, v, old *store.Device
 	if !store.ValidSecret(v.Secret) {
 		// The secret itself is never echoed, not even a refused one.
 		return fieldErr(e, "secret", "", store.ErrInvalid, "must be 16 to 64 letters, digits or . _ + -")
+	}
+	return nil
+}
+
+// checkCallFeatures validates an extension's forwards, no-answer time and
+// prompt language.
+func checkCallFeatures(v *store.Extension) error {
+	const e = store.EntityExtension
+	for _, f := range []struct{ field, target string }{
+		{"forward_always", v.ForwardAlways}, {"forward_busy", v.ForwardBusy}, {"forward_no_answer", v.ForwardNoAnswer},
+	} {
+		if err := checkTarget(f.field, f.target, v.Number, false); err != nil {
+			return err
+		}
+	}
+	if n := v.NoAnswerSeconds; n != 0 && (n < store.MinNoAnswerSeconds || n > store.MaxNoAnswerSeconds) {
+		return fieldErr(e, "no_answer_seconds", itoa(int64(n)), store.ErrInvalid,
+			"must be %d to %d seconds, or 0 for the default (%d)", store.MinNoAnswerSeconds, store.MaxNoAnswerSeconds, store.DefaultNoAnswerSeconds)
+	}
+	if !store.ValidLanguage(v.Language) {
+		return fieldErr(e, "language", v.Language, store.ErrInvalid, "must be nb (Norwegian, the default) or en (English)")
+	}
+	return nil
+}
+
+// checkTarget validates a forward or overflow target of the extension or
+// group numbered self and names field in the refusal. A target equal to
+// self is refused: the call would come straight back.
+func checkTarget(field, target, self string, group bool) error {
+	if err := store.ValidateForwardTarget(target, group); err != nil {
+		var fe *store.FieldError
+		if errors.As(err, &fe) {
+			c := *fe
+			c.Field = field
+			return &c
+		}
+		return err
+	}
+	if target != "" && target == self {
+		ent := store.EntityExtension
+		if group {
+			ent = store.EntityGroup
+		}
+		return fieldErr(ent, field, target, store.ErrInvalid, "is the %s's own number: the call would come straight back; name another number or a mailbox", ent)
 	}
 	return nil
 }

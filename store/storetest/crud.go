@@ -157,6 +157,8 @@ func testCRUD(t *testing.T, h Harness) {
 					e.HA1SHA256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 					e.VoicemailPIN = "$pbkdf2-sha256$i=10000$c2FsdA$aGFzaA"
 					e.DID, e.HideCallerID = "+4755550123", true
+					e.ForwardAlways, e.ForwardBusy, e.ForwardNoAnswer = "+4791234567", store.ForwardVoicemail, "voicemail:2002"
+					e.NoAnswerSeconds, e.DND, e.Voicemail, e.VoicemailAskPIN, e.Language = 35, true, true, true, store.LanguageEnglish
 				case 2:
 					e.TenantID, e.Number = f.t2.ID, "3102"
 				}
@@ -170,6 +172,9 @@ func testCRUD(t *testing.T, h Harness) {
 				v.PersonID, v.SiteID = nil, nil // clear two pointers, keep DepartmentID
 				v.HA1MD5, v.HA1SHA256, v.VoicemailPIN = "fedcba9876543210fedcba9876543210", "", ""
 				v.DID, v.HideCallerID = "+4755550124", false
+				// Clear one forward, change the others; flip every flag.
+				v.ForwardAlways, v.ForwardBusy, v.ForwardNoAnswer = "", "2002", store.ForwardVoicemail
+				v.NoAnswerSeconds, v.DND, v.Voicemail, v.VoicemailAskPIN, v.Language = 0, false, false, false, store.LanguageNorwegian
 			},
 		})
 	})
@@ -286,6 +291,7 @@ func testCRUD(t *testing.T, h Harness) {
 					g.Members = []int64{f.ext1[2].ID, f.ext1[0].ID, f.ext1[1].ID}
 					g.Strategy = store.GroupHunt
 					g.DID = "+4755550200"
+					g.Overflow = "voicemail:2001"
 				case 2:
 					g.TenantID, g.Number, g.Members = f.t2.ID, "3502", []int64{f.ext2[1].ID}
 				}
@@ -298,6 +304,7 @@ func testCRUD(t *testing.T, h Harness) {
 				v.Number, v.Name, v.Strategy, v.RingSeconds = "2599", "Servicetorget", store.GroupSimultaneous, 45
 				v.Members = []int64{f.ext1[1].ID, f.ext1[2].ID}
 				v.DID = "+4755550201"
+				v.Overflow = "+4755550000"
 			},
 		})
 	})

@@ -48,6 +48,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("ListOrder", func(t *testing.T) { testListOrder(t, h) })
 	t.Run("Rules", func(t *testing.T) { testRules(t, h) })
 	t.Run("NumberPlan", func(t *testing.T) { testNumberPlan(t, h) })
+	t.Run("CallFeatures", func(t *testing.T) { testCallFeatures(t, h) })
 	t.Run("Tx", func(t *testing.T) { testTx(t, h) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, h) })
 	t.Run("Changes", func(t *testing.T) { testChanges(t, h) })
