@@ -39,12 +39,27 @@ type call struct {
 	finals     []int         // status of every final non-2xx, for best()
 	bestRes    *sip.Response // the response chosen so far
 	ringing    bool
-	next       int              // Serial: the next target to try
+	next       int              // the next target of the stage to try
 	record     *callrecord.Call // nil without call records
+
+	// Stages (routing.Stage): stage is the one ringing now (0 the
+	// decision's Targets, k its Next[k-1]); targets and serial are its.
+	stage      int
+	targets    []routing.Target
+	serial     bool
+	stageTimer *time.Timer // the stage's RingFor; nil when it has none
+	noAnswer   bool        // the last stage rang out: answer 480
+	ring       *time.Timer // the proxy's ring timeout, restarted per stage
+	// inject brings a picking-up extension's targets into the call from
+	// another INVITE's goroutine (group call pickup).
+	inject   chan []routing.Target
+	pickedUp bool
 }
 
 type branch struct {
 	target      routing.Target
+	stage       int  // the stage that started it
+	autoAnswer  bool // a pickup: ask the phone to answer at once
 	req         *sip.Request
 	tx          sip.ClientTransaction
 	provisional bool // a 1xx arrived: CANCEL may be sent (§16.10)
@@ -61,15 +76,16 @@ type event struct {
 
 func newCall(p *Proxy, req *sip.Request, tx sip.ServerTransaction, d routing.Decision, pop int, log *zap.Logger) *call {
 	return &call{p: p, req: req, tx: tx, d: d, pop: pop, log: log,
-		events: make(chan event), cancelled: make(chan struct{}, 1)}
+		events: make(chan event), cancelled: make(chan struct{}, 1), inject: make(chan []routing.Target, 1),
+		targets: d.Targets, serial: d.Serial}
 }
 
 // run executes the fork and returns when every branch has a final answer
 // (or was given up on) and the caller has its final response.
 func (c *call) run() {
-	// The whole call is bounded: ringing, then waiting for cancelled
-	// branches, then a margin for the transactions to settle.
-	c.ctx, c.stop = c.p.callContext(c.p.opt.RingTimeout + 2*c.p.opt.CancelWait)
+	// The whole call is bounded: ringing (every stage), then waiting for
+	// cancelled branches, then a margin for the transactions to settle.
+	c.ctx, c.stop = c.p.callContext(time.Duration(1+len(c.d.Next))*c.p.opt.RingTimeout + 2*c.p.opt.CancelWait)
 	defer func() {
 		c.stop()
 		c.pumps.Wait()
@@ -89,20 +105,25 @@ func (c *call) run() {
 	c.p.respond(c.req, c.tx, sip.StatusTrying, "Trying", nil, c.log)
 	c.emitBoth(StateTrying)
 	c.openRecord()
+	c.p.ringingAdd(c)
+	defer c.p.ringingRemove(c)
 
-	if c.d.Serial {
-		c.tryNext()
-	} else {
-		for range c.d.Targets {
-			c.startNext()
+	c.ring = time.NewTimer(c.p.opt.RingTimeout)
+	defer c.ring.Stop()
+	defer func() {
+		if c.stageTimer != nil {
+			c.stageTimer.Stop()
 		}
-	}
+	}()
+	c.startStage(0, c.d.Targets, c.d.Serial, c.d.RingFor)
 	c.log.Debug("proxy fork", zap.String("callee", c.d.CalleeExt), zap.Int("branches", len(c.branches)))
 
-	ring := time.NewTimer(c.p.opt.RingTimeout)
-	defer ring.Stop()
-	var giveUp <-chan time.Time // set once branches are being cancelled
+	var giveUp <-chan time.Time // set while cancelled branches are awaited
 	for c.pending() > 0 {
+		var stageEnd <-chan time.Time
+		if c.stageTimer != nil {
+			stageEnd = c.stageTimer.C
+		}
 		select {
 		case ev := <-c.events:
 			c.handle(ev)
@@ -110,16 +131,22 @@ func (c *call) run() {
 			c.log.Info("proxy: caller cancelled")
 			c.callerGone = true
 			c.cancelAll()
-		case <-ring.C:
+		case <-c.ring.C:
 			c.log.Info("proxy: ring timeout")
 			c.timedOut = true
 			c.cancelAll()
+		case <-stageEnd:
+			c.stageTimer = nil
+			c.stageRangOut()
+		case ts := <-c.inject:
+			c.pickup(ts)
 		case <-giveUp:
 			// Branches that ignore CANCEL are abandoned (§16.8, Timer C).
+			giveUp = nil
 			for _, b := range c.branches {
-				if !b.final {
+				if !b.final && b.wantCancel {
 					b.final = true
-					c.finals = append(c.finals, sip.StatusRequestTimeout)
+					c.stageFinal(b, sip.StatusRequestTimeout)
 				}
 			}
 		case <-c.ctx.Done():
@@ -129,6 +156,7 @@ func (c *call) run() {
 			}
 			c.finals = append(c.finals, sip.StatusServiceUnavailable)
 		}
+		c.advance()
 		if giveUp == nil && c.cancelling() {
 			t := time.NewTimer(c.p.opt.CancelWait)
 			defer t.Stop()
@@ -138,12 +166,128 @@ func (c *call) run() {
 	c.finish()
 }
 
+// startStage starts ringing a stage's targets: one after another when
+// serial (trunk failover), else all at once.
+func (c *call) startStage(k int, targets []routing.Target, serial bool, ringFor time.Duration) {
+	c.stage, c.targets, c.serial, c.next = k, targets, serial, 0
+	c.finals, c.bestRes = nil, nil
+	if c.stageTimer != nil {
+		c.stageTimer.Stop()
+		c.stageTimer = nil
+	}
+	if ringFor > 0 {
+		c.stageTimer = time.NewTimer(ringFor)
+	}
+	if k > 0 {
+		c.ring.Reset(c.p.opt.RingTimeout)
+	}
+	if c.serial {
+		c.tryNext()
+	} else {
+		for range c.targets {
+			c.startNext()
+		}
+	}
+	if len(targets) > 0 && targets[0].Outbound != nil && c.record != nil && k > 0 {
+		// A forward out through a trunk: the record names the trunk that
+		// carries (and bills) the call.
+		c.p.opt.Records.Routed(c.record, targets[0].Outbound.TrunkID, targets[0].Outbound.Trunk)
+	}
+}
+
+// stagePending counts the current stage's branches still ringing.
+func (c *call) stagePending() int {
+	n := 0
+	for _, b := range c.branches {
+		if b.stage == c.stage && !b.final && !b.wantCancel {
+			n++
+		}
+	}
+	return n
+}
+
+// advance moves on to the next stage once the current one has ended
+// without an answer: every branch failed, or (stageRangOut) it rang out.
+func (c *call) advance() {
+	// A serial stage starts its next target within handle, so a stage
+	// with nothing pending has nothing left to try.
+	for !c.answered && !c.callerGone && !c.timedOut && !c.noAnswer && !c.pickedUp && c.stagePending() == 0 {
+		outcome := routing.OnFailed
+		for _, code := range c.finals {
+			if code == sip.StatusBusyHere || code == sip.StatusGlobalBusyEverywhere || code == sip.StatusGlobalDecline {
+				outcome = routing.OnBusy
+			}
+		}
+		if !c.nextStage(outcome) {
+			return
+		}
+	}
+}
+
+// stageRangOut ends the current stage unanswered after its RingFor.
+func (c *call) stageRangOut() {
+	if c.answered || c.callerGone || c.timedOut || c.pickedUp {
+		return
+	}
+	c.log.Info("proxy: no answer", zap.Int("stage", c.stage))
+	for _, b := range c.branches {
+		if b.stage == c.stage {
+			c.cancelBranch(b)
+		}
+	}
+	if !c.nextStage(routing.OnNoAnswer) {
+		c.noAnswer = true
+		c.cancelAll()
+	}
+}
+
+// nextStage starts the first later stage that follows the current one on
+// outcome; false when there is none.
+func (c *call) nextStage(outcome routing.Outcome) bool {
+	for i, s := range c.d.Next {
+		if s.After != c.stage || s.When&outcome == 0 {
+			continue
+		}
+		c.log.Info("proxy: next stage", zap.Int("stage", i+1), zap.String("why", s.Why))
+		c.startStage(i+1, s.Targets, s.Serial, s.RingFor)
+		return true
+	}
+	return false
+}
+
+// stageFinal notes a branch's final failure for the stage it belongs to.
+func (c *call) stageFinal(b *branch, code int) {
+	if b.stage == c.stage {
+		c.finals = append(c.finals, code)
+	}
+}
+
+// pickup brings a picking-up extension's phones into the ringing call:
+// they are asked to answer at once, and everything else stops ringing.
+func (c *call) pickup(ts []routing.Target) {
+	if c.answered || c.callerGone || c.timedOut {
+		return
+	}
+	c.log.Info("proxy: call picked up", zap.Int("targets", len(ts)))
+	c.pickedUp = true
+	if c.stageTimer != nil {
+		c.stageTimer.Stop()
+		c.stageTimer = nil
+	}
+	c.cancelAll()
+	c.stage++
+	c.targets, c.serial, c.next, c.finals, c.bestRes = ts, false, 0, nil, nil
+	for range ts {
+		c.startNext()
+	}
+}
+
 // startNext starts a branch to the next target; a target that cannot even
 // be sent to ends its branch at once with the status it stands for.
 func (c *call) startNext() (started bool) {
-	t := c.d.Targets[c.next]
+	t := c.targets[c.next]
 	c.next++
-	b := &branch{target: t}
+	b := &branch{target: t, stage: c.stage, autoAnswer: c.pickedUp}
 	c.branches = append(c.branches, b)
 	if err := c.start(b); err != nil {
 		code := sip.StatusServiceUnavailable
@@ -154,7 +298,7 @@ func (c *call) startNext() (started bool) {
 		}
 		c.log.Info("proxy: branch", zap.String("target", t.URI), zap.String("dst", t.Destination), zap.Error(err))
 		b.final = true
-		c.finals = append(c.finals, code)
+		c.stageFinal(b, code)
 		return false
 	}
 	return true
@@ -163,7 +307,7 @@ func (c *call) startNext() (started bool) {
 // tryNext starts the next target of a serial decision that can be sent
 // to, if any is left.
 func (c *call) tryNext() {
-	for c.next < len(c.d.Targets) {
+	for c.next < len(c.targets) {
 		if c.startNext() {
 			return
 		}
@@ -185,6 +329,13 @@ func (c *call) start(b *branch) error {
 	out, err := c.p.prepare(c.req, b.target, c.pop, true)
 	if err != nil {
 		return err
+	}
+	if b.autoAnswer {
+		// The picking-up phone just dialled the pickup code; these ask
+		// it to answer without ringing (Snom and Polycom read Call-Info,
+		// Yealink and Grandstream Alert-Info).
+		out.AppendHeader(sip.NewHeader("Call-Info", "<sip:"+c.p.self[0].host+">;answer-after=0"))
+		out.AppendHeader(sip.NewHeader("Alert-Info", "<http://127.0.0.1/auto>;info=alert-autoanswer;delay=0"))
 	}
 	b.req = out
 	tx, err := c.p.send.TransactionRequest(c.ctx, out, noBuild)
@@ -258,7 +409,7 @@ func (c *call) handle(ev event) {
 	if ev.err != nil {
 		code, _ := branchFailure(ev.err)
 		b.final = true
-		c.finals = append(c.finals, code)
+		c.stageFinal(b, code)
 		c.log.Info("proxy: branch failed", zap.String("target", b.target.URI), zap.Int("status", code), zap.Error(ev.err))
 		c.serialNext(code)
 		return
@@ -290,6 +441,7 @@ func (c *call) handle(ev event) {
 		first := !c.answered
 		if first {
 			c.answered = true
+			c.p.ringingRemove(c)
 			c.log.Debug("proxy: answered", zap.String("target", b.target.URI), zap.String("dst", b.target.Destination))
 			c.emitBoth(StateConfirmed)
 			if c.record != nil {
@@ -305,8 +457,8 @@ func (c *call) handle(ev event) {
 		}
 	default:
 		b.final = true
-		c.finals = append(c.finals, res.StatusCode)
-		if c.bestRes == nil || better(res.StatusCode, c.bestRes.StatusCode) {
+		c.stageFinal(b, res.StatusCode)
+		if b.stage == c.stage && (c.bestRes == nil || better(res.StatusCode, c.bestRes.StatusCode)) {
 			c.bestRes = res
 		}
 		if res.StatusCode >= 600 {
@@ -321,14 +473,15 @@ func (c *call) handle(ev event) {
 // ended with code, unless the call is over or the failure was the
 // callee's.
 func (c *call) serialNext(code int) {
-	if !c.d.Serial || c.answered || c.callerGone || c.timedOut || !failover(code) {
+	if !c.serial || c.answered || c.callerGone || c.timedOut || !failover(code) {
 		return
 	}
-	if c.next < len(c.d.Targets) {
-		c.log.Info("proxy: failover", zap.Int("status", code), zap.String("next", c.d.Targets[c.next].URI))
+	if c.next >= len(c.targets) {
+		return
 	}
+	c.log.Info("proxy: failover", zap.Int("status", code), zap.String("next", c.targets[c.next].URI))
 	c.tryNext()
-	if o := c.branches[len(c.branches)-1].target.Outbound; o != nil && c.record != nil && len(c.branches) > 1 {
+	if o := c.branches[len(c.branches)-1].target.Outbound; o != nil && c.record != nil {
 		c.p.opt.Records.Routed(c.record, o.TrunkID, o.Trunk)
 	}
 }
@@ -337,13 +490,17 @@ func (c *call) serialNext(code int) {
 // provisional response, otherwise as soon as it does (§16.10).
 func (c *call) cancelAll() {
 	for _, b := range c.branches {
-		if b.final || b.wantCancel {
-			continue
-		}
-		b.wantCancel = true
-		if b.provisional {
-			c.sendCancel(b)
-		}
+		c.cancelBranch(b)
+	}
+}
+
+func (c *call) cancelBranch(b *branch) {
+	if b.final || b.wantCancel {
+		return
+	}
+	b.wantCancel = true
+	if b.provisional {
+		c.sendCancel(b)
 	}
 }
 
@@ -417,6 +574,8 @@ func (c *call) finish() {
 		code = sip.StatusRequestTerminated
 	case c.timedOut:
 		code = sip.StatusRequestTimeout
+	case c.noAnswer:
+		code = sip.StatusTemporarilyUnavailable
 	case code == 0:
 		code = sip.StatusRequestTimeout // no branch could even be tried
 	}

@@ -81,6 +81,13 @@ type Sender interface {
 	WriteRequest(req *sip.Request, options ...sipgo.ClientRequestOption) error
 }
 
+// Features applies a feature code's setting to an extension (the
+// provisioning service, through the store, so the change is kept and
+// every node sees it).
+type Features interface {
+	Apply(ctx context.Context, tenantID int64, ext string, op routing.FeatureOp) error
+}
+
 // Listener is one of our bound SIP listeners.
 type Listener struct {
 	Network string // udp, tcp, tls, ws, wss
@@ -120,6 +127,10 @@ type Options struct {
 	// OnDialogState, if set, is told of dialog state changes. It is called
 	// on the call's goroutine and must not block.
 	OnDialogState func(DialogEvent)
+	// Features, if set, applies the settings phones change with feature
+	// codes (forwards, do-not-disturb). Without it those codes play the
+	// failure announcement.
+	Features Features
 	// Records, if set, gets a call detail record of every INVITE that is
 	// routed (forked or sent to trunks): opened before the first branch
 	// is sent, answered with the first 2xx, ended with the final answer
@@ -171,6 +182,16 @@ type Proxy struct {
 	end     context.CancelFunc
 	calls   sync.WaitGroup
 	dialogs map[string]dialogInfo // confirmed calls by Call-ID, for terminated events
+	ringing map[*call]ringingCall // unanswered calls, for group call pickup
+}
+
+// ringingCall is what pickup needs to know of an unanswered call: which
+// extensions it rings and how to hand it the picker's phones.
+type ringingCall struct {
+	tenant  int64
+	numbers map[string]bool
+	since   time.Time
+	inject  chan<- []routing.Target
 }
 
 type selfAddr struct {
@@ -243,7 +264,7 @@ func New(cat Catalog, loc Locations, a Authenticator, g Guard, send Sender, log 
 		return nil, errors.New("proxy: no listeners")
 	}
 	p := &Proxy{st: stateOf(cat, loc), cat: cat, authn: a, grd: g, send: send, log: log, opt: opt,
-		dialogs: map[string]dialogInfo{}}
+		dialogs: map[string]dialogInfo{}, ringing: map[*call]ringingCall{}}
 	p.life, p.end = context.WithCancel(context.Background())
 	for _, l := range opt.Listeners {
 		host, portS, err := net.SplitHostPort(l.Addr)
@@ -333,7 +354,108 @@ func (p *Proxy) ServeSIP(req *sip.Request, tx sip.ServerTransaction) {
 		c.run()
 	case routing.Forward:
 		p.forward(req, tx, d, pop, log)
+	case routing.Feature:
+		d = p.applyFeature(d, log)
+		newCall(p, req, tx, d, pop, log).run()
+	case routing.Pickup:
+		if inject := p.pickupCall(d.CallerTenant.ID, d.PickupFrom); inject != nil {
+			// The picker's phones get the call with auto-answer; this
+			// INVITE itself ends here, first, so the phone is idle when
+			// the call arrives (see docs/features.md).
+			log.Info("proxy: pickup", zap.Strings("from", d.PickupFrom))
+			p.respond(req, tx, sip.StatusTemporarilyUnavailable, "Call Picked Up", nil, log)
+			inject <- d.Targets
+			return
+		}
+		log.Info("proxy: nothing to pick up", zap.Strings("from", d.PickupFrom))
+		if d.MediaServer == "" {
+			p.respond(req, tx, sip.StatusNotFound, "Nothing To Pick Up", nil, log)
+			return
+		}
+		d.Kind, d.Targets = routing.Fork, []routing.Target{routing.Announce(d.MediaServer, routing.PromptPickupNone, d.Language)}
+		newCall(p, req, tx, d, pop, log).run()
 	}
+}
+
+// featureTimeout bounds writing a feature code's setting.
+const featureTimeout = 5 * time.Second
+
+// applyFeature applies a settings feature code and turns the decision
+// into a call to the announcement of the outcome.
+func (p *Proxy) applyFeature(d routing.Decision, log *zap.Logger) routing.Decision {
+	op := *d.Feature
+	prompt := routing.PromptFeatureOff
+	if op.On || op.Target != "" {
+		prompt = routing.PromptFeatureOn
+	}
+	if p.opt.Features == nil {
+		prompt = routing.PromptFeatureFailed
+	} else {
+		ctx, cancel := context.WithTimeout(p.life, featureTimeout)
+		err := p.opt.Features.Apply(ctx, d.CallerTenant.ID, d.CallerExt, op)
+		cancel()
+		if err != nil {
+			log.Warn("proxy: feature code", zap.String("code", d.Dialled), zap.Error(err))
+			prompt = routing.PromptFeatureFailed
+		} else {
+			log.Info("proxy: feature code applied", zap.String("code", d.Dialled), zap.String("kind", op.Kind),
+				zap.String("forward", op.Forward), zap.String("target", op.Target), zap.Bool("on", op.On))
+		}
+	}
+	d.Kind, d.Targets = routing.Fork, []routing.Target{routing.Announce(d.MediaServer, prompt, d.Language)}
+	d.CalleeExt = "feature"
+	return d
+}
+
+// ringingAdd registers an unanswered call for pickup.
+func (p *Proxy) ringingAdd(c *call) {
+	rc := ringingCall{tenant: c.d.CalleeTenant.ID, numbers: map[string]bool{c.d.CalleeExt: true}, since: time.Now(),
+		inject: c.inject}
+	for _, t := range c.d.Targets {
+		rc.numbers[t.Number] = true
+	}
+	for _, s := range c.d.Next {
+		for _, t := range s.Targets {
+			rc.numbers[t.Number] = true
+		}
+	}
+	delete(rc.numbers, "")
+	p.mu.Lock()
+	p.ringing[c] = rc
+	p.mu.Unlock()
+}
+
+// ringingRemove forgets a call once answered or over.
+func (p *Proxy) ringingRemove(c *call) {
+	p.mu.Lock()
+	delete(p.ringing, c)
+	p.mu.Unlock()
+}
+
+// pickupCall claims the longest-ringing call of tenant that rings one of
+// numbers and returns where to send the picker's targets (a buffered
+// channel only the claimer writes to); nil when there is none.
+func (p *Proxy) pickupCall(tenant int64, numbers []string) chan<- []routing.Target {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var best *call
+	for c, rc := range p.ringing {
+		if rc.tenant != tenant || best != nil && !rc.since.Before(p.ringing[best].since) {
+			continue
+		}
+		for _, n := range numbers {
+			if rc.numbers[n] {
+				best = c
+				break
+			}
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	inject := p.ringing[best].inject
+	delete(p.ringing, best)
+	return inject
 }
 
 // summarize reads what routing needs from the request, verifying
@@ -587,6 +709,11 @@ func (p *Proxy) prepare(req *sip.Request, t routing.Target, pop int, recordRoute
 	}
 	if t.Outbound != nil {
 		presentAs(out, t.Outbound)
+	}
+	if t.Diversion != "" {
+		// RFC 5806: who forwarded the call and why, for the callee's
+		// display and for operators that bill forwarded calls.
+		out.AppendHeader(sip.NewHeader("Diversion", t.Diversion))
 	}
 	// RFC 3581 §4 / RFC 3261 §18.2.1: note where the previous hop really
 	// is, so responses find it through NAT.

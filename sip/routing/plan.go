@@ -80,6 +80,9 @@ func dial(req Request, st State, ps PlanState, d Decision) Decision {
 	tenant := d.CallerTenant
 	caller, _ := st.Extension(tenant.ID, req.FromUser)
 	pc := planContext{st: st, ps: ps, tenant: tenant, caller: caller}
+	if code := dialledCode(req.URIUser); isFeatureCode(code) {
+		return pc.feature(req, d, code)
+	}
 	plan := dialplan.Plan{OutsidePrefix: tenant.OutsidePrefix, Internal: pc.internal}
 	n, err := dialplan.Classify(plan, req.URIUser)
 	d.Dialled = req.URIUser
@@ -142,34 +145,20 @@ func (pc planContext) internalTarget(req Request, d Decision, number string) Dec
 	return ringNumber(pc.st, pc.ps, pc.tenant, number, d, 0)
 }
 
-// ringNumber rings an internal number of tenant: an extension's bindings
-// (or its static DECT gateway), every member of a group at once, or the
-// switchboard number's own target. depth stops a switchboard number that
-// names itself.
+// ringNumber rings an internal number of tenant: an extension (with its
+// call features), a group, or the switchboard number's own target. depth
+// stops a switchboard number that names itself.
 func ringNumber(st State, ps PlanState, tenant store.Tenant, number string, d Decision, depth int) Decision {
 	d.CalleeTenant, d.CalleeExt = tenant, number
 	if ext, ok := st.Extension(tenant.ID, number); ok {
 		if !ext.Enabled {
 			return d.reject(StatusNotFound, "Not Found", "extension "+number+" is disabled")
 		}
-		return ringExtension(st, ps, tenant, ext.Number, d)
+		return ringExtension(st, ps, tenant, ext, d)
 	}
 	if ps != nil {
 		if g, members, ok := ps.Group(tenant.ID, number); ok {
-			// Ring groups ring all members at once for now; hunting in
-			// order with overflow comes with the call features.
-			for _, m := range members {
-				if ext, ok := st.Extension(tenant.ID, m); ok && ext.Enabled {
-					d.Targets = append(d.Targets, extensionTargets(st, ps, tenant.ID, m)...)
-				}
-			}
-			if len(d.Targets) == 0 {
-				d.Kind, d.Code, d.Reason, d.Why = Unavailable, StatusTemporarilyUnavail, "Temporarily Unavailable",
-					"no member of group "+g.Number+" is registered"
-				return d
-			}
-			d.Kind, d.Why = Fork, "group "+g.Number
-			return d
+			return ringGroup(st, ps, tenant, g, members, d)
 		}
 	}
 	if number == tenant.SwitchboardNumber && depth == 0 {
@@ -178,19 +167,6 @@ func ringNumber(st State, ps PlanState, tenant store.Tenant, number string, d De
 		return d.reject(StatusTemporarilyUnavail, "Temporarily Unavailable", "switchboard "+number+" has no queue yet")
 	}
 	return d.reject(StatusNotFound, "Not Found", "no extension or group "+number)
-}
-
-// ringExtension forks to an enabled extension's bindings.
-func ringExtension(st State, ps PlanState, tenant store.Tenant, number string, d Decision) Decision {
-	d.Targets = extensionTargets(st, ps, tenant.ID, number)
-	if len(d.Targets) == 0 {
-		d.Kind, d.Code, d.Reason, d.Why = Unavailable, StatusTemporarilyUnavail, "Temporarily Unavailable", "no bindings"
-		return d
-	}
-	// Bindings come highest q first; all are tried at once. A sequential
-	// search by q groups can slot in here without touching the proxy.
-	d.Kind, d.Why = Fork, "parallel fork"
-	return d
 }
 
 // extensionTargets are where an extension rings: its bindings, or the

@@ -37,6 +37,7 @@ package routing
 import (
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/sentralpbx/sentral/store"
 )
@@ -89,6 +90,20 @@ type TrunkFinder interface {
 	TrunkFrom(addr netip.Addr) (store.Trunk, bool)
 }
 
+// MediaFinder, when the State implements it, names Sentral's media server
+// (host:port): voicemail and announcements are routed there. Without it,
+// or with "", nothing goes to voicemail.
+type MediaFinder interface {
+	MediaServer() string
+}
+
+// GroupFinder, when the State implements it, lists the groups an
+// extension belongs to: group call pickup picks up calls ringing at the
+// other members.
+type GroupFinder interface {
+	GroupsOf(tenantID int64, number string) []store.Group
+}
+
 // Kind says what the proxy does with a request.
 type Kind int
 
@@ -102,9 +117,17 @@ const (
 	Fork
 	// Forward: send an in-dialog request to its one target (Targets[0]).
 	Forward
-	// Unavailable: the extension exists but nothing is registered. Today
-	// the proxy answers Code (480); voicemail will take the call here.
+	// Unavailable: the extension exists but nothing is registered and
+	// nothing takes its calls: the proxy answers Code (480).
 	Unavailable
+	// Feature: the caller dialled a feature code that changes a setting
+	// (Feature); the proxy applies it and connects the caller to
+	// Targets, the announcement of the outcome (see Announce).
+	Feature
+	// Pickup: the caller dialled the pickup code; the proxy looks for a
+	// call ringing at one of PickupFrom and sends it to Targets (the
+	// caller's phones).
+	Pickup
 )
 
 func (k Kind) String() string {
@@ -119,6 +142,10 @@ func (k Kind) String() string {
 		return "forward"
 	case Unavailable:
 		return "unavailable"
+	case Feature:
+		return "feature"
+	case Pickup:
+		return "pickup"
 	}
 	return "unknown"
 }
@@ -141,6 +168,44 @@ type Target struct {
 	Q      float64
 	// Outbound is set on trunk targets: how the call presents itself.
 	Outbound *Outbound
+	// Media is set on targets at Sentral's media server (voicemail,
+	// announcements): the proxy reaches it over loopback.
+	Media bool
+	// Diversion, when set, is sent as a Diversion header (RFC 5806): the
+	// call was forwarded by this extension, for the reason given.
+	Diversion string
+}
+
+// Outcome is how a stage of a call ended without an answer.
+type Outcome uint8
+
+// Outcomes of a stage, combined in Stage.When.
+const (
+	// OnNoAnswer: the stage rang for its RingFor without an answer.
+	OnNoAnswer Outcome = 1 << iota
+	// OnBusy: a target answered busy (486, 600) or declined (603).
+	OnBusy
+	// OnFailed: every target failed otherwise (480, 404, 408, 5xx, ...).
+	OnFailed
+	// OnAny is every way a stage ends unanswered.
+	OnAny = OnNoAnswer | OnBusy | OnFailed
+)
+
+// Stage is a later step of a call's search for someone to answer: a
+// forward on busy or no answer, the next member of a hunt group, a group's
+// overflow. Stage 0 is the decision's own Targets.
+type Stage struct {
+	Targets []Target
+	Serial  bool
+	// RingFor ends the stage unanswered after this long (OnNoAnswer); 0
+	// leaves only the proxy's ring timeout.
+	RingFor time.Duration
+	// After is the stage this one follows (0: the decision's Targets, k:
+	// Next[k-1]); When the outcomes of that stage that lead here. The
+	// first stage in Next that matches is taken.
+	After int
+	When  Outcome
+	Why   string
 }
 
 // Decision is the outcome of Decide.
@@ -158,6 +223,21 @@ type Decision struct {
 	// with 408, 5xx or no answer at all (trunk failover); otherwise all at
 	// once.
 	Serial bool
+	// RingFor ends the first stage (Targets) unanswered after this long,
+	// so Next can take over; 0 rings until the proxy's ring timeout.
+	RingFor time.Duration
+	// Next are the stages tried when the first ends unanswered.
+	Next []Stage
+	// Feature is the setting a feature code changes (Kind Feature).
+	Feature *FeatureOp
+	// PickupFrom are the extensions whose ringing calls the caller may
+	// pick up (Kind Pickup).
+	PickupFrom []string
+	// MediaServer is the media server's address (host:port), when the
+	// proxy has to build an announcement itself (Kind Feature, Pickup).
+	MediaServer string
+	// Language of the caller's prompts ("" for the default).
+	Language string
 	// For call records: Direction (Dir*), what was dialled and its
 	// normalised form, the external party's number (Caller on inbound
 	// calls, Callee on outbound ones) and the trunk an inbound call came
@@ -178,6 +258,7 @@ const (
 	StatusLoopDetected         = 482
 	StatusTooManyHops          = 483
 	StatusAddressIncomplete    = 484
+	StatusBusyHere             = 486
 	StatusNotImplemented       = 501
 	StatusServiceUnavailable   = 503
 )
@@ -270,6 +351,9 @@ func inDialog(req Request, st State) Decision {
 	}
 	if req.MoreRoutes {
 		return reject(StatusForbidden, "No Relay", "route beyond us in dialog")
+	}
+	if d, ok := mediaDialog(req, st); ok {
+		return d
 	}
 	// The request-URI is the remote target: a contact one of the two
 	// parties registered. Look for it among the bindings of the numbers the
