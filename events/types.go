@@ -42,11 +42,35 @@ type DialogEvent struct {
 	At        time.Time `json:"at"`
 }
 
+// Actions of VoicemailEvent.Action.
+const (
+	VoicemailNew      = "new"      // a message was recorded
+	VoicemailSaved    = "saved"    // a message was heard and kept (moved to saved)
+	VoicemailDeleted  = "deleted"  // a message was deleted
+	VoicemailGreeting = "greeting" // the mailbox's greeting changed; MessageID is 0
+)
+
+// VoicemailEvent says that a mailbox changed. New and Saved are the
+// mailbox's counts after the change, so a consumer (the console's lamp, a
+// message-waiting notifier on another node) needs no store read to show
+// them.
+type VoicemailEvent struct {
+	TenantID  int64     `json:"tenant_id"`
+	Mailbox   string    `json:"mailbox"`              // extension number
+	MessageID int64     `json:"message_id,omitempty"` // 0 for greeting changes
+	Action    string    `json:"action"`               // VoicemailNew, VoicemailSaved, VoicemailDeleted, VoicemailGreeting
+	Caller    string    `json:"caller,omitempty"`     // who left the message, as presented; empty when withheld
+	New       int       `json:"new"`
+	Saved     int       `json:"saved"`
+	At        time.Time `json:"at"`
+}
+
 // Hub bundles the buses serve creates once and hands to publishers (the
 // SIP layer) and consumers (console, presence, billing).
 type Hub struct {
 	Registrations *Bus[RegistrationEvent]
 	Dialogs       *Bus[DialogEvent]
+	Voicemail     *Bus[VoicemailEvent]
 }
 
 // NewHub returns a hub whose buses all use opt.
@@ -54,5 +78,6 @@ func NewHub(opt Options) *Hub {
 	return &Hub{
 		Registrations: NewBus[RegistrationEvent](opt),
 		Dialogs:       NewBus[DialogEvent](opt),
+		Voicemail:     NewBus[VoicemailEvent](opt),
 	}
 }
