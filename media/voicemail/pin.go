@@ -1,8 +1,10 @@
 // Package voicemail holds mailbox logic: the format of stored voicemail
 // PINs, recording a caller's message from a call leg's RTP into a WAV file
 // (ended by #, silence, a length limit or hang-up), and playing prompts
-// and messages back as paced RTP. The SIP side (answering the call,
-// menus, message-waiting) builds on it.
+// and messages back as paced RTP; and the applications built on those
+// (App: deposit, retrieval with its menus, announcements), which run on
+// calls that media/mediaserver answers. Message-waiting is the wiring's,
+// told of every change through AppConfig.OnChange.
 package voicemail
 
 import (
