@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"reflect"
 	"strconv"
@@ -30,7 +31,27 @@ type Config struct {
 	Security SecurityConfig `yaml:"security"`
 	SIP      SIPConfig      `yaml:"sip"`
 	Phones   PhonesConfig   `yaml:"phones"`
+	Media    MediaConfig    `yaml:"media"`
 	Runtime  RuntimeConfig  `yaml:"runtime"`
+}
+
+// MediaConfig is the media server: voicemail and announcements.
+type MediaConfig struct {
+	// RTPPorts is the UDP port range RTP uses ("10000-20000"): an even
+	// port per call, RTCP on the odd one above it.
+	RTPPorts string `yaml:"rtp_ports"`
+	// Address is where phones send RTP, comma-separated, one address per
+	// family ("192.0.2.10,2001:db8::10"). Empty: the SIP listeners' own
+	// addresses, or sip.advertise for listeners bound to all addresses.
+	Address string `yaml:"address"`
+	// VoicemailDir holds the messages and greetings. Empty: "voicemail"
+	// beside the SQLite file, or ./var/voicemail with PostgreSQL.
+	VoicemailDir string `yaml:"voicemail_dir"`
+	// MaxMessageSeconds bounds one voicemail message (10 to 600).
+	MaxMessageSeconds int `yaml:"max_message_seconds"`
+	// Enabled turns the media server off when false: no voicemail, and
+	// feature codes cannot be confirmed.
+	Enabled bool `yaml:"enabled"`
 }
 
 // PhonesConfig is the desk-phone auto-provisioning listener (HTTP, or
@@ -128,6 +149,7 @@ func DefaultConfig() Config {
 		Security: SecurityConfig{Password: provisioning.DefaultPasswordPolicy(), PIN: provisioning.DefaultPINPolicy()},
 		Runtime:  RuntimeConfig{GCPercent: 400},
 		Phones:   PhonesConfig{Listen: "0.0.0.0:8081", TimeZone: "Europe/Oslo"},
+		Media:    MediaConfig{RTPPorts: "10000-20000", MaxMessageSeconds: 120, Enabled: true},
 		SIP: SIPConfig{
 			Listen:          "udp:0.0.0.0:5060,tcp:0.0.0.0:5060",
 			MaxMessageBytes: 65535,
@@ -188,7 +210,48 @@ func (c Config) Validate() error {
 	if (c.Phones.TLSCert == "") != (c.Phones.TLSKey == "") {
 		return fmt.Errorf("config phones.tls_cert and phones.tls_key: give both (HTTPS) or neither (HTTP)")
 	}
+	if err := c.Media.Validate(); err != nil {
+		return fmt.Errorf("config %w", err)
+	}
 	return nil
+}
+
+// Validate checks the media settings.
+func (m MediaConfig) Validate() error {
+	if _, _, err := m.Ports(); err != nil {
+		return err
+	}
+	if m.MaxMessageSeconds < 10 || m.MaxMessageSeconds > 600 {
+		return fmt.Errorf("media.max_message_seconds %d: use 10 to 600", m.MaxMessageSeconds)
+	}
+	for _, a := range m.Addresses() {
+		if _, err := netip.ParseAddr(a); err != nil {
+			return fmt.Errorf("media.address %q: give IP addresses, comma-separated (one per family)", a)
+		}
+	}
+	return nil
+}
+
+// Ports parses RTPPorts.
+func (m MediaConfig) Ports() (first, last int, err error) {
+	a, b, ok := strings.Cut(m.RTPPorts, "-")
+	first, errA := strconv.Atoi(strings.TrimSpace(a))
+	last, errB := strconv.Atoi(strings.TrimSpace(b))
+	if !ok || errA != nil || errB != nil || first < 1024 || last > 65535 || last-first < 3 {
+		return 0, 0, fmt.Errorf("media.rtp_ports %q: give a range such as 10000-20000 (1024 to 65535, at least 4 ports)", m.RTPPorts)
+	}
+	return first, last, nil
+}
+
+// Addresses lists Address's entries.
+func (m MediaConfig) Addresses() []string {
+	var out []string
+	for _, a := range strings.Split(m.Address, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // KeyPaths lists every configuration key as a dotted path (log.format).

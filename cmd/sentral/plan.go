@@ -21,7 +21,15 @@ import (
 type planCatalog struct {
 	*catalog.Catalog
 	hosts *trunkHosts
+	// media is the media server's SIP address ("" without one).
+	media string
 }
+
+// MediaServer names the media server for voicemail (routing.MediaFinder).
+func (p planCatalog) MediaServer() string { return p.media }
+
+var _ routing.MediaFinder = planCatalog{}
+var _ routing.GroupFinder = planCatalog{}
 
 var _ routing.PlanState = planCatalog{}
 var _ routing.TrunkFinder = planCatalog{}

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/sentralpbx/sentral/media/voicemail/httpapi"
 	"github.com/sentralpbx/sentral/provisioning/phones"
 	"github.com/sentralpbx/sentral/store"
 )
@@ -55,6 +56,11 @@ func newPhones(cfg Config, st store.Store, sip *sipStack, log *zap.Logger) (*htt
 	}
 	mux := http.NewServeMux()
 	mux.Handle(phones.PathPrefix, h)
+	if sip != nil && sip.media != nil {
+		// Owners fetch their voicemail where their phones fetch their
+		// configuration: the listener users' devices can reach.
+		mux.Handle(httpapi.PathPrefix, sip.media.http)
+	}
 	ln, err := net.Listen("tcp", pc.Listen)
 	if err != nil {
 		return nil, nil, usageError{fmt.Errorf("phones.listen %s: %w (choose a free address with --phones-listen, or '' to disable)", pc.Listen, err)}

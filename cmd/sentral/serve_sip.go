@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sentralpbx/sentral/events"
+	"github.com/sentralpbx/sentral/provisioning"
 	"github.com/sentralpbx/sentral/sip/auth"
 	"github.com/sentralpbx/sentral/sip/callrecord"
 	"github.com/sentralpbx/sentral/sip/location"
@@ -46,7 +47,10 @@ type sipStack struct {
 	// hub carries registration and dialog events to presence and the
 	// console (their consumers arrive with those features).
 	hub *events.Hub
-	log *zap.Logger
+	// media is the media server with voicemail, MWI and the voicemail
+	// HTTP API; nil when disabled.
+	media *mediaStack
+	log   *zap.Logger
 }
 
 // newSIP builds the SIP front end and binds its listeners, so a busy port
@@ -87,7 +91,7 @@ func newSIP(ctx context.Context, cfg Config, st store.Store, cat *catalog.Catalo
 	// phone may reuse its REGISTER nonce for an INVITE.
 	authn := auth.NewAuthenticator(auth.Options{})
 	hosts := &trunkHosts{}
-	plan := planCatalog{cat, hosts}
+	plan := planCatalog{Catalog: cat, hosts: hosts}
 	records := callrecord.New(st, log.Named("cdr"), callrecord.Options{Node: node})
 	// Records a crash left open are closed before this process opens any:
 	// they belong to calls that cannot be going on any more.
@@ -109,10 +113,30 @@ func newSIP(ctx context.Context, cfg Config, st store.Store, cat *catalog.Catalo
 	srv.Handle(sip.REGISTER, reg.ServeSIP)
 	// Over UDP without a transaction: see sip/server/stateless.go.
 	srv.HandleStateless(sip.REGISTER, reg.Respond)
-	px, err := newProxy(srv, plan, loc, authn, guard, cfg.SIP.Advertise, algs, publishDialogs(hub), records, log.Named("proxy"))
+	advertise := cfg.SIP.Advertise
+	if advertise == "" {
+		advertise = outboundIP()
+	}
+	media, err := newMedia(cfg, st, cat, plan, srv, loc, authn, guard, advertise, algs, hub, log)
 	if err != nil {
 		_ = srv.Close()
 		return nil, err
+	}
+	proxyPlan := plan
+	if media != nil {
+		// Only the proxy routes to voicemail; the registrar and MWI need
+		// no media server.
+		proxyPlan.media = media.srv.Addr()
+	}
+	features := featureApplier{prov: provisioning.New(st, provisioning.Policies{Password: cfg.Security.Password, PIN: cfg.Security.PIN}),
+		cat: cat}
+	px, err := newProxy(srv, proxyPlan, loc, authn, guard, advertise, algs, publishDialogs(hub), records, features, log.Named("proxy"))
+	if err != nil {
+		_ = srv.Close()
+		return nil, err
+	}
+	if media != nil {
+		srv.Handle(sip.SUBSCRIBE, media.mwi.ServeSIP)
 	}
 	keeper, err := newNATKeeper(srv, loc, node, log.Named("nat"))
 	if err != nil {
@@ -124,7 +148,7 @@ func newSIP(ctx context.Context, cfg Config, st store.Store, cat *catalog.Catalo
 		_ = srv.Close()
 		return nil, err
 	}
-	s := &sipStack{srv: srv, loc: loc, guard: guard, proxy: px, nat: keeper, hub: hub, log: log,
+	s := &sipStack{srv: srv, loc: loc, guard: guard, proxy: px, nat: keeper, hub: hub, log: log, media: media,
 		trunks: trunks, hosts: hosts, cat: cat, trunkChanged: make(chan struct{}, 1), records: records}
 	cat.OnTrunksChanged(func(ts []store.Trunk) {
 		trunks.Update(ts)
@@ -153,6 +177,8 @@ func newTrunks(srv *server.Server, advertise string, log *zap.Logger) (*trunk.Ma
 // proxyMethods are the methods the proxy routes; REGISTER stays with the
 // registrar and OPTIONS with the server (keep-alive pings).
 func proxyMethods() []sip.RequestMethod {
+	// SUBSCRIBE goes to the MWI notifier when the media server runs (the
+	// proxy answers the rest 501).
 	return []sip.RequestMethod{sip.INVITE, sip.ACK, sip.CANCEL, sip.BYE, sip.INFO, sip.UPDATE, sip.REFER,
 		sip.PRACK, sip.NOTIFY, sip.MESSAGE, sip.SUBSCRIBE}
 }
@@ -160,7 +186,7 @@ func proxyMethods() []sip.RequestMethod {
 // newProxy builds the stateful proxy over the server's transports and
 // registers it for proxyMethods.
 func newProxy(srv *server.Server, cat proxy.Catalog, loc *location.Service, authn *auth.Authenticator, guard *auth.Guard,
-	advertise string, algs []string, onDialog func(proxy.DialogEvent), records *callrecord.Recorder, log *zap.Logger) (*proxy.Proxy, error) {
+	advertise string, algs []string, onDialog func(proxy.DialogEvent), records *callrecord.Recorder, features proxy.Features, log *zap.Logger) (*proxy.Proxy, error) {
 	client, err := srv.Client()
 	if err != nil {
 		return nil, fmt.Errorf("sip proxy: %w", err)
@@ -169,11 +195,8 @@ func newProxy(srv *server.Server, cat proxy.Catalog, loc *location.Service, auth
 	for _, l := range srv.Listeners() {
 		ls = append(ls, proxy.Listener{Network: l.Network, Addr: l.Addr})
 	}
-	if advertise == "" {
-		advertise = outboundIP()
-	}
 	px, err := proxy.New(cat, loc, authn, guard, client, log, proxy.Options{Listeners: ls, Host: advertise, Algorithms: algs, OnDialogState: onDialog, FlowAlive: srv.FlowAlive,
-		Records: records})
+		Records: records, Features: features})
 	if err != nil {
 		return nil, usageError{fmt.Errorf("config sip: %w", err)}
 	}
@@ -250,6 +273,9 @@ func (s *sipStack) run(spawn func(name string, f func(context.Context) error)) {
 	spawn("call records", s.records.Run)
 	spawn("location", s.loc.Run)
 	spawn("sip proxy", s.proxy.Run)
+	if s.media != nil {
+		s.media.run(spawn, s.hub)
+	}
 	if s.nat != nil {
 		spawn("sip nat keep-alive", s.nat.Run)
 	}

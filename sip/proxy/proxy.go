@@ -227,10 +227,30 @@ type PlanCatalog interface {
 	routing.TrunkFinder
 }
 
-// planState is a locState whose catalog knows the number plan.
+// planState is a locState whose catalog knows the number plan, and
+// perhaps the media server and group membership (routing.MediaFinder,
+// routing.GroupFinder), which it passes on.
 type planState struct {
 	locState
 	PlanCatalog
+	media  routing.MediaFinder
+	groups routing.GroupFinder
+}
+
+// MediaServer is the catalog's media server, "" without one.
+func (p planState) MediaServer() string {
+	if p.media == nil {
+		return ""
+	}
+	return p.media.MediaServer()
+}
+
+// GroupsOf lists the groups number belongs to, if the catalog knows.
+func (p planState) GroupsOf(tenantID int64, number string) []store.Group {
+	if p.groups == nil {
+		return nil
+	}
+	return p.groups.GroupsOf(tenantID, number)
 }
 
 // stateOf combines the catalog and the location service into routing's
@@ -238,7 +258,10 @@ type planState struct {
 func stateOf(cat Catalog, loc Locations) routing.State {
 	ls := locState{cat, loc}
 	if pc, ok := cat.(PlanCatalog); ok {
-		return planState{ls, pc}
+		ps := planState{locState: ls, PlanCatalog: pc}
+		ps.media, _ = cat.(routing.MediaFinder)
+		ps.groups, _ = cat.(routing.GroupFinder)
+		return ps
 	}
 	return ls
 }
