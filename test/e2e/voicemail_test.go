@@ -1,14 +1,21 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/icholy/digest"
 
 	"github.com/sentralpbx/sentral/media/wav"
 	"github.com/sentralpbx/sentral/test/phone"
@@ -228,6 +235,39 @@ func TestVoicemailThroughServe(t *testing.T) {
 	}
 	waitNotify(t, kari, "Voice-Message: 1/0")
 
+	// The owner downloads it over HTTP (digest with the SIP password) from
+	// the phones listener; a wrong password gets 401.
+	apiBase := strings.TrimSuffix(p.phonesBase(t), "prov/") + "voicemail/" + vmDomain + "/101/messages"
+	owner := &http.Client{Transport: &digest.Transport{Username: "101", Password: e2ePassword}}
+	resp, err := owner.Get(apiBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(list), `"caller_number":"100"`) {
+		t.Errorf("voicemail API list: %d %s", resp.StatusCode, list)
+	}
+	resp, err = owner.Get(fmt.Sprintf("%s/%d.wav", apiBase, m.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	onDisk, _ := os.ReadFile(filepath.Join(vmDir, filepath.FromSlash(m.Path)))
+	if resp.StatusCode != 200 || !bytes.Equal(body, onDisk) {
+		t.Errorf("voicemail API download: %d, %d bytes, want the %d bytes on disk", resp.StatusCode, len(body), len(onDisk))
+	}
+	stranger := &http.Client{Transport: &digest.Transport{Username: "101", Password: "Feil-Passord-99"}}
+	resp, err = stranger.Get(apiBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("voicemail API with a wrong password: %d, want 401", resp.StatusCode)
+	}
+
 	// 101 listens from its own phone: no PIN.
 	listen, err := kari.Call(ctx, "*98")
 	if err != nil {
@@ -274,4 +314,83 @@ func TestVoicemailThroughServe(t *testing.T) {
 	if out := p.mustCLI("ext", "show", "101", "--tenant", "post", "--output", "json"); !strings.Contains(out, `"forward_always": "voicemail"`) {
 		t.Errorf("after *21# ext show 101 says:\n%s", out)
 	}
+}
+
+// TestGroupPickupAndVoicemailAPI: 100 calls 101, whose phone rings; 102,
+// in a group with 101, dials *8: its INVITE ends with 480 Call Picked Up,
+// the ringing call arrives at 102's phone asking to be answered at once
+// (Call-Info answer-after=0), 102 answers and the caller is connected to
+// 102, audio flowing both ways.
+func TestGroupPickupAndVoicemailAPI(t *testing.T) {
+	p := startPBX(t)
+	p.mustCLI("tenant", "add", "post", "--domain", vmDomain, "--ext-range", "100-199")
+	for _, n := range []string{"100", "101", "102"} {
+		p.mustCLI("ext", "add", n, "--tenant", "post", "--name", "Ext "+n, "--password", e2ePassword, "--voicemail=false")
+	}
+	p.mustCLI("group", "add", "190", "--tenant", "post", "--name", "Ekspedisjonen", "--member", "101", "--member", "102")
+	p.synced()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	newPhone := func(user string) *phone.Phone {
+		ph, err := phone.New(ctx, phone.Options{User: user, Password: e2ePassword, Domain: vmDomain, Proxy: p.v4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ph.Close() })
+		if err := ph.Register(ctx, time.Hour); err != nil {
+			t.Fatalf("%s register: %v", user, err)
+		}
+		return ph
+	}
+	caller, p101, p102 := newPhone("100"), newPhone("101"), newPhone("102")
+
+	type result struct {
+		call *phone.Call
+		err  error
+	}
+	answered := make(chan result, 1)
+	go func() {
+		c, err := caller.Call(ctx, "101")
+		answered <- result{c, err}
+	}()
+	select {
+	case <-p101.Incoming(): // ringing at 101, not answered
+	case <-time.After(10 * time.Second):
+		t.Fatal("101 never rang")
+	}
+
+	_, err := p102.Call(ctx, "*8")
+	var se phone.StatusError
+	if !errors.As(err, &se) || se.Code != 480 {
+		t.Fatalf("*8 from 102: %v, want 480 Call Picked Up", err)
+	}
+	var picked *phone.Call
+	select {
+	case picked = <-p102.Incoming():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the picked-up call never reached 102")
+	}
+	if ci := picked.Invite().GetHeader("Call-Info"); ci == nil || !strings.Contains(ci.Value(), "answer-after=0") {
+		t.Errorf("the picked-up INVITE asks for no auto-answer: %v", ci)
+	}
+	if err := picked.Answer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := <-answered
+	if r.err != nil {
+		t.Fatalf("caller: %v", r.err)
+	}
+	tone := knownAudio()[:8000]
+	go func() { _ = r.call.SendAudio(ctx, tone) }()
+	if err := picked.SendAudio(ctx, tone); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 5*time.Second, "audio both ways", func() bool {
+		_, in1 := r.call.Packets()
+		_, in2 := picked.Packets()
+		return in1 > 25 && in2 > 25
+	})
+	_ = r.call.Hangup(ctx)
+
 }
