@@ -347,7 +347,13 @@ func (p *Proxy) ServeSIP(req *sip.Request, tx sip.ServerTransaction) {
 		zap.String("method", req.Method.String()), zap.String("tenant", d.CallerTenant.Name), zap.String("ext", in.FromUser))
 	switch d.Kind {
 	case routing.Reject, routing.Unavailable:
-		// Unavailable is where voicemail will take the call.
+		if req.IsAck() {
+			// An ACK is never answered; one for a response sipgo sent
+			// itself (487 after CANCEL) may miss its transaction and
+			// land here, which is harmless.
+			log.Debug("proxy dropped ack", zap.String("reason", d.Why))
+			return
+		}
 		log.Info("proxy refused", zap.Int("status", d.Code), zap.String("reason", d.Why))
 		p.recordRefused(req, d, log)
 		p.respond(req, tx, d.Code, d.Reason, nil, log)

@@ -135,9 +135,12 @@ func TestBusyForwardAndDND(t *testing.T) {
 
 // TestHoldAndTransfer: two sipp phones in a call through the proxy. The
 // caller (100) puts the call on hold with a re-INVITE, the callee (101)
-// transfers it to 102 with REFER; REFER, its NOTIFY and the hold pass
-// through unchanged, and the caller's INVITE to 102 carries Referred-By.
+// transfers it to 102 with REFER (attended: Refer-To carries Replaces);
+// REFER, its NOTIFY and the hold pass through unchanged, and the caller's
+// INVITE to 102 carries Referred-By and Replaces as sent.
 func TestHoldAndTransfer(t *testing.T) {
+	const consult = "consult-1@127.0.0.1;to-tag=c102;from-tag=b101"
+	const consultEscaped = "consult-1%40127.0.0.1%3Bto-tag%3Dc102%3Bfrom-tag%3Db101"
 	p := featurePBX(t)
 	port100, port101 := port4(t), port4(t)
 	register(t, p.server, p.v4, featDomain, "100", "127.0.0.1", port100)
@@ -145,7 +148,7 @@ func TestHoldAndTransfer(t *testing.T) {
 	u102 := featUAS(t, p, "102", "uas_answer.xml")
 	u101 := startUAS(t, p.server, sippSpec{scenario: "../sipp/uas_transferor.xml", ip: "127.0.0.1", port: port101, target: p.v4,
 		extra: []string{"-s", "101", "-key", "caller", "100", "-key", "domain", featDomain, "-key", "target", "102",
-			"-recv_timeout", "20000"}})
+			"-key", "replaces", consultEscaped, "-recv_timeout", "20000"}})
 	p.synced()
 
 	a := featCallFrom(t, p, port100, "uac_transferee.xml", "101")
@@ -155,7 +158,7 @@ func TestHoldAndTransfer(t *testing.T) {
 	if len(refers) != 1 {
 		t.Fatalf("the transferee got %d REFERs, want 1", len(refers))
 	}
-	if rt := refers[0].First("Refer-To"); !strings.Contains(rt, "sip:102@"+featDomain) {
+	if rt := refers[0].First("Refer-To"); !strings.Contains(rt, "sip:102@"+featDomain+"?Replaces="+consultEscaped) {
 		t.Errorf("Refer-To at the transferee: %q", rt)
 	}
 	if rb := refers[0].First("Referred-By"); !strings.Contains(rb, "sip:101@"+featDomain) {
@@ -172,9 +175,13 @@ func TestHoldAndTransfer(t *testing.T) {
 	// What the transferee does with the REFER: call the target.
 	runSipp(t, p.server, sippSpec{scenario: "../sipp/uac_referred.xml", ip: "127.0.0.1", port: port4(t), target: p.v4,
 		extra: []string{"-s", "102", "-key", "caller", "100", "-key", "referrer", "101", "-key", "domain", featDomain,
-			"-au", "100", "-ap", e2ePassword, "-recv_timeout", "20000"}}).wait(t, p.server)
+			"-key", "replaces", consult, "-au", "100", "-ap", e2ePassword, "-recv_timeout", "20000"}}).wait(t, p.server)
 	u102.wait(t, p.server)
-	if rb := u102.invite(t).First("Referred-By"); !strings.Contains(rb, "sip:101@"+featDomain) {
+	in := u102.invite(t)
+	if rb := in.First("Referred-By"); !strings.Contains(rb, "sip:101@"+featDomain) {
 		t.Errorf("Referred-By at the transfer target: %q", rb)
+	}
+	if rp := in.First("Replaces"); rp != consult {
+		t.Errorf("Replaces at the transfer target: %q, want %q", rp, consult)
 	}
 }
