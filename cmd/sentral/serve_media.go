@@ -156,7 +156,8 @@ func newMedia(cfg Config, st store.Store, cat *catalog.Catalog, plan planCatalog
 	if err != nil {
 		return nil, fmt.Errorf("media: mwi: %w", err)
 	}
-	changes := &mailboxChanges{mwi: notifier, st: st.Voicemail(), hub: hub, log: log.Named("voicemail"), last: map[mailboxKey][2]int{}}
+	changes := &mailboxChanges{notify: notifier.Changed, st: st.Voicemail(), hub: hub, log: log.Named("voicemail"),
+		last: map[mailboxKey][2]int{}}
 	app, err := voicemail.NewApp(voicemail.AppConfig{Dir: dir, Messages: st.Voicemail(), Mailboxes: mailboxes{cat: cat, st: st},
 		OnChange: changes.changed, Log: log.Named("voicemail"), MaxMessage: time.Duration(cfg.Media.MaxMessageSeconds) * time.Second})
 	if err != nil {
@@ -240,6 +241,11 @@ func (m mailboxes) SetPIN(ctx context.Context, tenantID int64, number, hash stri
 	return nil
 }
 
+// voicemailCounter reads a mailbox's counts (store.VoicemailStore).
+type voicemailCounter interface {
+	Counts(ctx context.Context, tenantID int64, mailbox string) (newCount, savedCount int, err error)
+}
+
 type mailboxKey struct {
 	tenant  int64
 	mailbox string
@@ -249,10 +255,11 @@ type mailboxKey struct {
 // applications only say which mailbox; the action is told from how the
 // counts moved.
 type mailboxChanges struct {
-	mwi *mwi.Notifier
-	st  store.VoicemailStore
-	hub *events.Hub
-	log *zap.Logger
+	// notify sends the message-waiting NOTIFYs (mwi.Notifier.Changed).
+	notify func(ctx context.Context, tenantID int64, mailbox string) error
+	st     voicemailCounter
+	hub    *events.Hub
+	log    *zap.Logger
 
 	mu   sync.Mutex
 	last map[mailboxKey][2]int // new, saved after the previous change
@@ -265,7 +272,7 @@ const changeTimeout = 5 * time.Second
 func (c *mailboxChanges) changed(tenantID int64, mailbox string) {
 	ctx, cancel := context.WithTimeout(context.Background(), changeTimeout)
 	defer cancel()
-	if err := c.mwi.Changed(ctx, tenantID, mailbox); err != nil {
+	if err := c.notify(ctx, tenantID, mailbox); err != nil {
 		c.log.Warn("message waiting", zap.Int64("tenant", tenantID), zap.String("mailbox", mailbox), zap.Error(err))
 	}
 	nw, saved, err := c.st.Counts(ctx, tenantID, mailbox)
