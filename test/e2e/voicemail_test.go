@@ -143,9 +143,12 @@ type vmView struct {
 // same samples), presses 7 to delete it, and the lamp goes out (0/0).
 // A feature code (*21#) is confirmed by an announcement and changes the
 // setting.
-func TestVoicemailThroughServe(t *testing.T) {
+// It runs on SQLite and on PostgreSQL.
+func TestVoicemailThroughServe(t *testing.T) { eachStore(t, testVoicemail) }
+
+func testVoicemail(t *testing.T, dsn string) {
 	vmDir := t.TempDir()
-	p := startPBX(t, "SENTRAL_MEDIA_VOICEMAIL_DIR="+vmDir)
+	p := startPBXOn(t, dsn, "SENTRAL_MEDIA_VOICEMAIL_DIR="+vmDir)
 	p.mustCLI("tenant", "add", "post", "--domain", vmDomain, "--ext-range", "100-199")
 	p.mustCLI("ext", "add", "100", "--tenant", "post", "--name", "Innringer", "--password", e2ePassword, "--voicemail=false")
 	p.mustCLI("ext", "add", "101", "--tenant", "post", "--name", "Kari Nordmann", "--password", e2ePassword,
