@@ -110,7 +110,9 @@ func callSetup(t *testing.T, dir string) (*server, int) {
 	s := startServer(t, dir, filepath.Join(dir, "pbx.db"), "SENTRAL_SIP_REGISTRAR_DIGEST_ALGORITHMS=MD5,SHA-256")
 	s.mustCLI("tenant", "add", "callco", "--domain", "call.test", "--ext-range", "2000-2999")
 	for _, n := range []string{"2001", "2002"} {
-		s.mustCLI("ext", "add", n, "--tenant", "callco", "--name", "Call "+n, "--password", callPassword)
+		// Without voicemail: busy and unanswered calls end in SIP answers
+		// these tests check, not in a mailbox.
+		s.mustCLI("ext", "add", n, "--tenant", "callco", "--name", "Call "+n, "--password", callPassword, "--voicemail=false")
 	}
 	for _, n := range []string{"2001", "2002"} {
 		var e extView
