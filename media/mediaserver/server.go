@@ -28,6 +28,7 @@ import (
 	"github.com/sentralpbx/sentral/media/codec"
 	"github.com/sentralpbx/sentral/media/rtp"
 	"github.com/sentralpbx/sentral/media/sdp"
+	"github.com/sentralpbx/sentral/sip/zapslog"
 )
 
 // Defaults for Config.
@@ -148,7 +149,7 @@ func New(cfg Config) (*Server, error) {
 	host := ap.Addr().Unmap().String()
 	s.laddr = sip.Addr{IP: ap.Addr().Unmap().AsSlice(), Port: int(ap.Port()), Hostname: host}
 
-	slogger := newSlog(cfg.Log.Named("sipgo"))
+	slogger := zapslog.New(cfg.Log.Named("sipgo"))
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent(cfg.UserAgent),
 		sipgo.WithUserAgentHostname(host),

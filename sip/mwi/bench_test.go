@@ -15,7 +15,7 @@ import (
 // case, cost the worker a map lookup and no store read).
 func BenchmarkRegistered(b *testing.B) {
 	n, err := New(Deps{Catalog: newFakeCatalog(), Auth: stubAuth{}, Guard: stubGuard{}, Locations: &fakeLocations{},
-		Counts: &fakeCounts{}, Sender: stubSender{}}, Options{Listeners: []Listener{{"udp", "127.0.0.1:5060"}}})
+		Counts: &fakeCounts{}, Sender: stubSender{}}, Options{Listeners: []Listener{{Network: "udp", Addr: "127.0.0.1:5060"}}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func BenchmarkWorker(b *testing.B) {
 	counts := &fakeCounts{}
 	counts.set(1, "2001", 0, 3)
 	n, err := New(Deps{Catalog: newFakeCatalog(), Auth: stubAuth{}, Guard: stubGuard{}, Locations: &fakeLocations{},
-		Counts: counts, Sender: stubSender{}}, Options{Listeners: []Listener{{"udp", "127.0.0.1:5060"}}})
+		Counts: counts, Sender: stubSender{}}, Options{Listeners: []Listener{{Network: "udp", Addr: "127.0.0.1:5060"}}})
 	if err != nil {
 		b.Fatal(err)
 	}

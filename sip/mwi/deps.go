@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sentralpbx/sentral/sip/auth"
+	"github.com/sentralpbx/sentral/sip/self"
 	"github.com/sentralpbx/sentral/store"
 )
 
@@ -30,9 +31,7 @@ type Catalog interface {
 // DeviceAuth, when the Catalog also implements it, lets a desk phone
 // subscribe to the mailboxes of the extensions on its line keys with its
 // own credentials, as it registers them (registrar.DeviceAuth).
-type DeviceAuth interface {
-	DeviceCredentials(tenantID int64, authUser, number, realm string) (auth.Credentials, bool)
-}
+type DeviceAuth = auth.DeviceAuth
 
 // Authenticator builds digest challenges and verifies answers to them.
 type Authenticator interface {
@@ -65,10 +64,7 @@ type Sender interface {
 }
 
 // Listener is one of our bound SIP listeners.
-type Listener struct {
-	Network string // udp, tcp, tls, ws, wss
-	Addr    string // host:port as bound
-}
+type Listener = self.Listener
 
 // Deps are the notifier's collaborators; all but Log are required.
 type Deps struct {

@@ -60,7 +60,7 @@ func FuzzSubscribe(f *testing.F) {
 	}
 	n, err := New(Deps{Catalog: newFakeCatalog(), Auth: auth.NewAuthenticator(auth.Options{}), Guard: stubGuard{},
 		Locations: &fakeLocations{}, Counts: &fakeCounts{}, Sender: stubSender{}},
-		Options{Listeners: []Listener{{"udp", "127.0.0.1:5060"}, {"tcp", "127.0.0.1:5060"}}})
+		Options{Listeners: []Listener{{Network: "udp", Addr: "127.0.0.1:5060"}, {Network: "tcp", Addr: "127.0.0.1:5060"}}})
 	if err != nil {
 		f.Fatal(err)
 	}

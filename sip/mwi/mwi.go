@@ -40,7 +40,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +53,7 @@ import (
 	"github.com/sentralpbx/sentral/events"
 	"github.com/sentralpbx/sentral/sip/auth"
 	"github.com/sentralpbx/sentral/sip/presence"
+	"github.com/sentralpbx/sentral/sip/self"
 	"github.com/sentralpbx/sentral/store"
 )
 
@@ -63,7 +63,7 @@ type Notifier struct {
 	d    Deps
 	opt  Options
 	log  *zap.Logger
-	self []selfAddr
+	self self.Addrs
 	subs *presence.Subscriptions
 
 	// changeMu orders the reads of counts with the NOTIFYs built from
@@ -107,12 +107,6 @@ type tenantCounts struct {
 	byMailbox map[string]store.VoicemailCounts
 }
 
-// selfAddr is one of our listeners as advertised.
-type selfAddr struct {
-	network, host, bound string
-	port                 int
-}
-
 // New builds a notifier; zero options take the defaults.
 func New(deps Deps, opt Options) (*Notifier, error) {
 	switch {
@@ -150,24 +144,11 @@ func New(deps Deps, opt Options) (*Notifier, error) {
 		peers: map[presence.DialogID]*peer{}, byKey: map[presence.Key]map[presence.DialogID]*peer{},
 		cache: map[int64]*tenantCounts{}, told: map[presence.Key]map[string]store.VoicemailCounts{},
 		lanes: map[string]*lane{}, queue: make(chan presence.Key, opt.QueueSize)}
-	for _, l := range opt.Listeners {
-		host, portS, err := net.SplitHostPort(l.Addr)
-		if err != nil {
-			return nil, fmt.Errorf("mwi: listener %s: %w", l.Addr, err)
-		}
-		port, err := strconv.Atoi(portS)
-		if err != nil {
-			return nil, fmt.Errorf("mwi: listener %s: %w", l.Addr, err)
-		}
-		adv := host
-		if ip, err := netip.ParseAddr(host); err == nil && ip.IsUnspecified() || host == "" {
-			if opt.Host == "" {
-				return nil, fmt.Errorf("mwi: listener %s is bound to all addresses: set the advertised host", l.Addr)
-			}
-			adv = opt.Host
-		}
-		n.self = append(n.self, selfAddr{network: strings.ToLower(l.Network), host: adv, bound: host, port: port})
+	addrs, err := self.Parse(opt.Listeners, opt.Host)
+	if err != nil {
+		return nil, fmt.Errorf("mwi: %w", err)
 	}
+	n.self = addrs
 	n.life, n.end = context.WithCancel(context.Background())
 	return n, nil
 }
@@ -591,8 +572,8 @@ func (n *Notifier) queueUnsolicitedLocked(t store.Tenant, b store.Binding, c sto
 	u.AOR = mailboxURI(t, b.Number)
 	u.Mailbox = u.AOR
 	u.Transport, u.Destination = network, dest
-	if l, ok := n.listenerFor(network, dest); ok {
-		u.Local = l.contact(b.Number)
+	if l, ok := n.self.For(network, dest); ok {
+		u.Local = l.Contact(b.Number)
 	}
 	req, err := presence.UnsolicitedNotify(u, summaryOf(t, b.Number, c))
 	if err != nil {
@@ -711,18 +692,17 @@ func (n *Notifier) send(j *job) error {
 // bindings and firewalls pass only what comes from the address the phone
 // talked to.
 func (n *Notifier) prepare(req *sip.Request, network, dest string) error {
-	l, ok := n.listenerFor(network, dest)
+	l, ok := n.self.For(network, dest)
 	if !ok {
 		return fmt.Errorf("no %s listener to reach %s", network, dest)
 	}
-	via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: strings.ToUpper(network),
-		Host: l.host, Port: l.port, Params: sip.NewParams()}
+	via := l.Via()
 	via.Params.Add("branch", sip.GenerateBranchN(16))
 	req.PrependHeader(via)
 	req.Laddr = sip.Addr{}
 	if network == "udp" {
-		if ip := net.ParseIP(l.bound); ip != nil && !ip.IsUnspecified() {
-			req.Laddr = sip.Addr{IP: ip, Port: l.port}
+		if ip := net.ParseIP(l.Bound); ip != nil && !ip.IsUnspecified() {
+			req.Laddr = sip.Addr{IP: ip, Port: l.Port}
 		}
 	}
 	return nil
@@ -730,43 +710,6 @@ func (n *Notifier) prepare(req *sip.Request, network, dest string) error {
 
 // noBuild keeps sipgo from filling in headers of a request we built.
 func noBuild(*sipgo.Client, *sip.Request) error { return nil }
-
-// listenerFor picks our listener of network to reach dest (host:port):
-// one of dest's address family when there is one (a UDP socket bound to
-// an IPv4 address cannot send to an IPv6 peer), else the first.
-func (n *Notifier) listenerFor(network, dest string) (selfAddr, bool) {
-	network = strings.ToLower(network)
-	var want netip.Addr
-	if host, _, err := net.SplitHostPort(dest); err == nil {
-		want, _ = netip.ParseAddr(host)
-	}
-	first, found := selfAddr{}, false
-	for _, s := range n.self {
-		if s.network != network {
-			continue
-		}
-		if !found {
-			first, found = s, true
-		}
-		if !want.IsValid() {
-			break
-		}
-		if b, err := netip.ParseAddr(s.bound); err == nil && !b.IsUnspecified() && b.Unmap().Is4() == want.Unmap().Is4() {
-			return s, true
-		}
-	}
-	return first, found
-}
-
-// contact is our Contact URI for user on this listener.
-func (s selfAddr) contact(user string) sip.Uri {
-	u := sip.Uri{Scheme: "sip", User: user, Host: s.host, Port: s.port}
-	if s.network != "udp" {
-		u.UriParams = sip.NewParams()
-		u.UriParams.Add("transport", s.network)
-	}
-	return u
-}
 
 // nameAddrURI takes the URI out of a Path value: "<sip:edge;lr>;ob" or a
 // bare URI.

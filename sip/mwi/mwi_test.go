@@ -376,7 +376,7 @@ func TestRegisteredCountsFailure(t *testing.T) {
 // and counted.
 func TestQueueFull(t *testing.T) {
 	n, err := New(Deps{Catalog: newFakeCatalog(), Auth: stubAuth{}, Guard: stubGuard{}, Locations: &fakeLocations{},
-		Counts: &fakeCounts{}, Sender: stubSender{}}, Options{Listeners: []Listener{{"udp", "127.0.0.1:5060"}}, QueueSize: 2})
+		Counts: &fakeCounts{}, Sender: stubSender{}}, Options{Listeners: []Listener{{Network: "udp", Addr: "127.0.0.1:5060"}}, QueueSize: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,14 +395,14 @@ func TestNewChecks(t *testing.T) {
 	if _, err := New(deps, Options{}); err == nil {
 		t.Error("no listeners accepted")
 	}
-	if _, err := New(deps, Options{Listeners: []Listener{{"udp", "0.0.0.0:5060"}}}); err == nil {
+	if _, err := New(deps, Options{Listeners: []Listener{{Network: "udp", Addr: "0.0.0.0:5060"}}}); err == nil {
 		t.Error("unspecified listener without Host accepted")
 	}
-	if _, err := New(deps, Options{Listeners: []Listener{{"udp", "127.0.0.1:5060"}}, Algorithms: []string{"SHA-512"}}); err == nil {
+	if _, err := New(deps, Options{Listeners: []Listener{{Network: "udp", Addr: "127.0.0.1:5060"}}, Algorithms: []string{"SHA-512"}}); err == nil {
 		t.Error("unknown algorithm accepted")
 	}
 	deps.Sender = nil
-	if _, err := New(deps, Options{Listeners: []Listener{{"udp", "127.0.0.1:5060"}}}); err == nil {
+	if _, err := New(deps, Options{Listeners: []Listener{{Network: "udp", Addr: "127.0.0.1:5060"}}}); err == nil {
 		t.Error("missing sender accepted")
 	}
 }

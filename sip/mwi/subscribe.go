@@ -149,25 +149,13 @@ func (n *Notifier) decide(req *sip.Request) reply {
 // registrar does a REGISTER's; false with the reply to send when it fails.
 func (n *Notifier) authenticate(req *sip.Request, src netip.Addr, tenant store.Tenant, mailbox string, rep *reply) (reply, bool) {
 	ext, found := n.d.Catalog.Extension(tenant.ID, mailbox)
-	usable := found && ext.Enabled && ext.HasCredentials()
 	authz := req.GetHeader("Authorization")
 	if authz == nil {
 		rep.headers = n.challenge(tenant.Domain, false)
 		return rep.with(sip.StatusUnauthorized, "Unauthorized", "no credentials"), false
 	}
-	res := n.d.Auth.Verify(string(req.Method), authz.Value(), tenant.Domain, func(user string) (auth.Credentials, bool) {
-		switch {
-		case !found || !ext.Enabled:
-			return auth.Credentials{}, false
-		case user == mailbox && usable:
-			return auth.Credentials{HA1MD5: ext.HA1MD5, HA1SHA256: ext.HA1SHA256}, true
-		case user != mailbox:
-			if da, ok := n.d.Catalog.(DeviceAuth); ok {
-				return da.DeviceCredentials(tenant.ID, user, mailbox, tenant.Domain)
-			}
-		}
-		return auth.Credentials{}, false
-	})
+	devices, _ := n.d.Catalog.(DeviceAuth)
+	res := n.d.Auth.Verify(string(req.Method), authz.Value(), tenant.Domain, auth.LookupExtension(tenant, mailbox, ext, found, devices))
 	switch {
 	case res.Stale:
 		// Right password, old or repeated nonce: the phone retries
@@ -196,11 +184,11 @@ func (n *Notifier) challenge(realm string, stale bool) []sip.Header {
 // accept creates the subscription of an authenticated initial SUBSCRIBE.
 func (n *Notifier) accept(req *sip.Request, tenant store.Tenant, mailbox string, expires time.Duration, rep reply) reply {
 	k := presence.Key{Tenant: tenant.ID, Mailbox: mailbox}
-	l, ok := n.listenerFor(req.Transport(), req.Source())
+	l, ok := n.self.For(req.Transport(), req.Source())
 	if !ok {
 		return rep.with(sip.StatusInternalServerError, "Server Internal Error", "no listener for transport "+req.Transport())
 	}
-	contact := l.contact(mailbox)
+	contact := l.Contact(mailbox)
 	toTag := sip.GenerateTagN(16)
 	sub, err := presence.FromSubscribe(req, toTag, contact)
 	if err != nil {

@@ -334,7 +334,7 @@ func (c *call) start(b *branch) error {
 		// The picking-up phone just dialled the pickup code; these ask
 		// it to answer without ringing (Snom and Polycom read Call-Info,
 		// Yealink and Grandstream Alert-Info).
-		out.AppendHeader(sip.NewHeader("Call-Info", "<sip:"+c.p.self[0].host+">;answer-after=0"))
+		out.AppendHeader(sip.NewHeader("Call-Info", "<sip:"+c.p.self[0].Host+">;answer-after=0"))
 		out.AppendHeader(sip.NewHeader("Alert-Info", "<http://127.0.0.1/auto>;info=alert-autoanswer;delay=0"))
 	}
 	b.req = out

@@ -40,6 +40,7 @@ import (
 	"github.com/sentralpbx/sentral/sip/auth"
 	"github.com/sentralpbx/sentral/sip/callrecord"
 	"github.com/sentralpbx/sentral/sip/routing"
+	"github.com/sentralpbx/sentral/sip/self"
 	"github.com/sentralpbx/sentral/store"
 )
 
@@ -53,9 +54,7 @@ type Catalog interface {
 // DeviceAuth, when the Catalog also implements it, lets a desk phone call
 // from any extension on its line keys with its own credentials (as it
 // registers them; see registrar.DeviceAuth).
-type DeviceAuth interface {
-	DeviceCredentials(tenantID int64, authUser, number, realm string) (auth.Credentials, bool)
-}
+type DeviceAuth = auth.DeviceAuth
 
 // Locations gives the bindings of an AOR (*location.Service).
 type Locations interface {
@@ -89,10 +88,7 @@ type Features interface {
 }
 
 // Listener is one of our bound SIP listeners.
-type Listener struct {
-	Network string // udp, tcp, tls, ws, wss
-	Addr    string // host:port as bound
-}
+type Listener = self.Listener
 
 // Defaults for Options.
 const (
@@ -174,7 +170,7 @@ type Proxy struct {
 	send  Sender
 	log   *zap.Logger
 	opt   Options
-	self  []selfAddr
+	self  self.Addrs
 
 	mu      sync.Mutex
 	stopped bool
@@ -192,13 +188,6 @@ type ringingCall struct {
 	numbers map[string]bool
 	since   time.Time
 	inject  chan<- []routing.Target
-}
-
-type selfAddr struct {
-	network string
-	host    string // advertised host
-	bound   string // host as bound
-	port    int
 }
 
 type dialogInfo struct {
@@ -289,24 +278,11 @@ func New(cat Catalog, loc Locations, a Authenticator, g Guard, send Sender, log 
 	p := &Proxy{st: stateOf(cat, loc), cat: cat, authn: a, grd: g, send: send, log: log, opt: opt,
 		dialogs: map[string]dialogInfo{}, ringing: map[*call]ringingCall{}}
 	p.life, p.end = context.WithCancel(context.Background())
-	for _, l := range opt.Listeners {
-		host, portS, err := net.SplitHostPort(l.Addr)
-		if err != nil {
-			return nil, fmt.Errorf("proxy: listener %s: %w", l.Addr, err)
-		}
-		port, err := strconv.Atoi(portS)
-		if err != nil {
-			return nil, fmt.Errorf("proxy: listener %s: %w", l.Addr, err)
-		}
-		adv := host
-		if ip, err := netip.ParseAddr(host); err == nil && ip.IsUnspecified() || host == "" {
-			if opt.Host == "" {
-				return nil, fmt.Errorf("proxy: listener %s is bound to all addresses: set the advertised host", l.Addr)
-			}
-			adv = opt.Host
-		}
-		p.self = append(p.self, selfAddr{network: strings.ToLower(l.Network), host: adv, bound: host, port: port})
+	addrs, err := self.Parse(opt.Listeners, opt.Host)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
 	}
+	p.self = addrs
 	return p, nil
 }
 
@@ -497,10 +473,10 @@ func (p *Proxy) summarize(req *sip.Request) (in routing.Request, pop int) {
 	}
 	u := req.Recipient
 	in.URIUser, in.URIHost, in.URI = u.User, strings.ToLower(u.Host), canonicalURI(u)
-	in.URIIsUs = p.isUs(u.Host, u.Port, "")
+	in.URIIsUs = p.self.IsUs(u.Host, u.Port, "")
 	port := u.Port
 	if port == 0 {
-		port = defaultPort(transportParam(u))
+		port = self.DefaultPort(transportParam(u))
 	}
 	in.URIHostPort = net.JoinHostPort(strings.Trim(u.Host, "[]"), strconv.Itoa(port))
 	in.URITransport = transportParam(u)
@@ -514,7 +490,7 @@ func (p *Proxy) summarize(req *sip.Request) (in routing.Request, pop int) {
 	routes := req.GetHeaders("Route")
 	for _, h := range routes {
 		r, ok := h.(*sip.RouteHeader)
-		if !ok || !p.isUs(r.Address.Host, r.Address.Port, transportParam(r.Address)) {
+		if !ok || !p.self.IsUs(r.Address.Host, r.Address.Port, transportParam(r.Address)) {
 			break
 		}
 		pop++
@@ -544,22 +520,9 @@ func (p *Proxy) authenticate(req *sip.Request, in *routing.Request) {
 		return
 	}
 	ext, found := p.cat.Extension(tenant.ID, in.FromUser)
-	usable := found && ext.Enabled && ext.HasCredentials()
-	res := p.authn.Verify(req.Method.String(), h.Value(), tenant.Domain, func(user string) (auth.Credentials, bool) {
-		switch {
-		case !found || !ext.Enabled:
-			return auth.Credentials{}, false
-		case user == in.FromUser && usable:
-			return auth.Credentials{HA1MD5: ext.HA1MD5, HA1SHA256: ext.HA1SHA256}, true
-		case user != in.FromUser:
-			// A desk phone calls from any of its lines with its own
-			// credentials.
-			if da, ok := p.cat.(DeviceAuth); ok {
-				return da.DeviceCredentials(tenant.ID, user, in.FromUser, tenant.Domain)
-			}
-		}
-		return auth.Credentials{}, false
-	})
+	// A desk phone calls from any of its lines with its own credentials.
+	devices, _ := p.cat.(DeviceAuth)
+	res := p.authn.Verify(req.Method.String(), h.Value(), tenant.Domain, auth.LookupExtension(tenant, in.FromUser, ext, found, devices))
 	src, srcErr := sourceIP(req.Source())
 	switch {
 	case res.OK:
@@ -600,57 +563,6 @@ func (p *Proxy) respond(req *sip.Request, tx sip.ServerTransaction, code int, re
 	if err := tx.Respond(res); err != nil {
 		log.Debug("proxy: respond", zap.Int("status", code), zap.Error(err))
 	}
-}
-
-// isUs reports whether host:port names one of our listeners. A missing
-// port matches the default port of the transport.
-func (p *Proxy) isUs(host string, port int, transport string) bool {
-	host = strings.Trim(strings.ToLower(host), "[]")
-	for _, s := range p.self {
-		if host != s.host && host != s.bound {
-			continue
-		}
-		want := port
-		if want == 0 {
-			want = defaultPort(firstNonEmpty(transport, s.network))
-		}
-		if want == s.port {
-			return true
-		}
-	}
-	return false
-}
-
-// listener returns our address for a transport.
-func (p *Proxy) listener(network string) (selfAddr, bool) {
-	return p.listenerFor(network, "")
-}
-
-// listenerFor picks our listener of network to reach dest (host:port):
-// one of dest's address family when there is one (a UDP socket bound to
-// an IPv4 address cannot send to an IPv6 peer), else the first.
-func (p *Proxy) listenerFor(network, dest string) (selfAddr, bool) {
-	network = strings.ToLower(network)
-	var want netip.Addr
-	if host, _, err := net.SplitHostPort(dest); err == nil {
-		want, _ = netip.ParseAddr(host)
-	}
-	first, found := selfAddr{}, false
-	for _, s := range p.self {
-		if s.network != network {
-			continue
-		}
-		if !found {
-			first, found = s, true
-		}
-		if !want.IsValid() {
-			break
-		}
-		if b, err := netip.ParseAddr(s.bound); err == nil && !b.IsUnspecified() && b.Unmap().Is4() == want.Unmap().Is4() {
-			return s, true
-		}
-	}
-	return first, found
 }
 
 // loopKey hashes what identifies a request's routing (RFC 3261 §16.6 step
@@ -695,7 +607,7 @@ func (p *Proxy) looped(req *sip.Request) bool {
 			continue
 		}
 		b, _ := v.Params.Get("branch")
-		if strings.HasPrefix(b, prefix) && p.isUs(v.Host, v.Port, v.Transport) {
+		if strings.HasPrefix(b, prefix) && p.self.IsUs(v.Host, v.Port, v.Transport) {
 			return true
 		}
 	}
@@ -757,17 +669,16 @@ func (p *Proxy) prepare(req *sip.Request, t routing.Target, pop int, recordRoute
 		}
 	}
 	network := strings.ToLower(firstNonEmpty(t.Transport, "udp"))
-	outL, ok := p.listenerFor(network, t.Destination)
+	outL, ok := p.self.For(network, t.Destination)
 	if !ok {
 		return nil, fmt.Errorf("no %s listener to reach %s", network, t.Destination)
 	}
-	via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: strings.ToUpper(network),
-		Host: outL.host, Port: outL.port, Params: sip.NewParams()}
+	via := outL.Via()
 	via.Params.Add("branch", branchFor(loopKey(out)))
 	out.PrependHeader(via)
 	if recordRoute {
-		inL, ok := p.listenerFor(req.Transport(), req.Source())
-		if ok && (inL.network != outL.network || inL.host != outL.host || inL.port != outL.port) {
+		inL, ok := p.self.For(req.Transport(), req.Source())
+		if ok && (inL.Network != outL.Network || inL.Host != outL.Host || inL.Port != outL.Port) {
 			// RFC 5658 double record-routing: each side reaches us over
 			// its own transport and address (IPv4 phones, an IPv6 trunk).
 			out.PrependHeader(recordRouteTo(inL))
@@ -781,8 +692,8 @@ func (p *Proxy) prepare(req *sip.Request, t routing.Target, pop int, recordRoute
 	if network == "udp" {
 		// Send from the listener socket: NAT bindings and firewalls only
 		// pass what comes from the address the phone registered with.
-		out.Laddr = sip.Addr{IP: net.ParseIP(outL.bound), Port: outL.port}
-		if outL.bound == "" || out.Laddr.IP.IsUnspecified() {
+		out.Laddr = sip.Addr{IP: net.ParseIP(outL.Bound), Port: outL.Port}
+		if outL.Bound == "" || out.Laddr.IP.IsUnspecified() {
 			out.Laddr = sip.Addr{}
 		}
 	} else {
@@ -847,11 +758,11 @@ func nameAddr(display, uri string) string {
 	return strconv.Quote(display) + " <" + uri + ">"
 }
 
-func recordRouteTo(s selfAddr) *sip.RecordRouteHeader {
+func recordRouteTo(s self.Addr) *sip.RecordRouteHeader {
 	params := sip.NewParams()
-	params.Add("transport", s.network)
+	params.Add("transport", s.Network)
 	params.Add("lr", "")
-	return &sip.RecordRouteHeader{Address: sip.Uri{Scheme: "sip", Host: s.host, Port: s.port, UriParams: params}}
+	return &sip.RecordRouteHeader{Address: sip.Uri{Scheme: "sip", Host: s.Host, Port: s.Port, UriParams: params}}
 }
 
 // relay sends a downstream response upstream through the server
@@ -985,14 +896,6 @@ func transportParam(u sip.Uri) string {
 	}
 	v, _ := u.UriParams.Get("transport")
 	return strings.ToLower(v)
-}
-
-func defaultPort(network string) int {
-	switch strings.ToLower(network) {
-	case "tls", "wss":
-		return 5061
-	}
-	return 5060
 }
 
 func firstNonEmpty(vs ...string) string {

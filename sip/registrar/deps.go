@@ -21,12 +21,7 @@ type Catalog interface {
 // DeviceAuth, when the Catalog also implements it, lets a desk phone
 // register the extensions on its line keys with its own credentials
 // (store.Device AuthUser and Secret) instead of each extension's.
-type DeviceAuth interface {
-	// DeviceCredentials returns the HA1s of the device whose AuthUser is
-	// authUser, in realm, if that device belongs to tenantID and carries
-	// number on one of its lines.
-	DeviceCredentials(tenantID int64, authUser, number, realm string) (auth.Credentials, bool)
-}
+type DeviceAuth = auth.DeviceAuth
 
 // Authenticator builds digest challenges and verifies answers to them.
 type Authenticator interface {

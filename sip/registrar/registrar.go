@@ -191,26 +191,14 @@ func (r *Registrar) decide(req *sip.Request) reply {
 	}
 	number := to.Address.User
 	ext, found := r.cat.Extension(tenant.ID, number)
-	usable := found && ext.Enabled && ext.HasCredentials()
 
 	authz := req.GetHeader("Authorization")
 	if authz == nil {
 		rep.headers = r.challenge(tenant.Domain, false)
 		return rep.with(sip.StatusUnauthorized, "Unauthorized", "no credentials")
 	}
-	res := r.authn.Verify(string(req.Method), authz.Value(), tenant.Domain, func(user string) (auth.Credentials, bool) {
-		switch {
-		case !found || !ext.Enabled:
-			return auth.Credentials{}, false
-		case user == number && usable:
-			return auth.Credentials{HA1MD5: ext.HA1MD5, HA1SHA256: ext.HA1SHA256}, true
-		case user != number:
-			if da, ok := r.cat.(DeviceAuth); ok {
-				return da.DeviceCredentials(tenant.ID, user, number, tenant.Domain)
-			}
-		}
-		return auth.Credentials{}, false
-	})
+	devices, _ := r.cat.(DeviceAuth)
+	res := r.authn.Verify(string(req.Method), authz.Value(), tenant.Domain, auth.LookupExtension(tenant, number, ext, found, devices))
 	switch {
 	case res.Repeated && r.applied(req, tenant, ext, &rep):
 		// The retransmission of a REGISTER already applied (its answer

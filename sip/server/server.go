@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
@@ -31,6 +30,8 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
+
+	"github.com/sentralpbx/sentral/sip/zapslog"
 )
 
 // udpReadBuffer is the receive buffer asked for on UDP listeners.
@@ -77,7 +78,7 @@ type Server struct {
 	serving  bool
 	closed   bool
 	handlers sync.WaitGroup // requests inside a handler; Add only while !closed
-	quiet    *gate          // closed once stopped: sipgo's leftovers log nothing
+	quiet    *zapslog.Gate  // closed once stopped: sipgo's leftovers log nothing
 }
 
 type bound struct {
@@ -115,10 +116,10 @@ func New(opts Options) (*Server, error) {
 
 	parser := sip.NewParser()
 	parser.MaxMessageLength = maxBytes
-	quiet := new(gate)
+	quiet := new(zapslog.Gate)
 	s := &Server{log: log, admit: opts.Guard, quiet: quiet, parser: parser}
 	s.fast.init()
-	slogger := slog.New(&zapHandler{log: log.Named("sipgo"), off: quiet})
+	slogger := zapslog.New(log.Named("sipgo"), zapslog.WithGate(quiet))
 	name := opts.Name
 	if name == "" {
 		name = "Sentral"
@@ -346,7 +347,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	// sipgo's per-connection readers and transaction timers have no join
 	// point; closing the user agent makes them exit on their own, and from
 	// here on they may not log (the logger may belong to a finished test).
-	s.quiet.close()
+	s.quiet.Close()
 	select {
 	case err := <-errs:
 		return err
@@ -365,7 +366,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closeAll()
-	s.quiet.close()
+	s.quiet.Close()
 	return nil
 }
 
