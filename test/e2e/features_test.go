@@ -185,3 +185,44 @@ func TestHoldAndTransfer(t *testing.T) {
 		t.Errorf("Replaces at the transfer target: %q, want %q", rp, consult)
 	}
 }
+
+// TestForwardOutThroughTrunk: extension 2001 forwards every call to a
+// mobile number; an inbound call to its DID leaves again through the
+// trunk with 2001's DID as caller ID and a Diversion header naming 2001,
+// and the call record names the trunk that carried the forward. An
+// extension whose class of service excludes mobiles cannot forward there.
+func TestForwardOutThroughTrunk(t *testing.T) {
+	p := startPBX(t)
+	provisionAcme(p)
+	opPort := port4(t)
+	peerTrunk(p, "telco", opPort, "--route", "+47", "--priority", "1")
+	p.mustCLI("ext", "update", "2001", "--tenant", "acme", "--cos", "mobile")
+	p.mustCLI("ext", "forward", "2001", "--tenant", "acme", "--always", "91234567")
+	p.mustCLI("ext", "add", "2005", "--tenant", "acme", "--name", "Vaktmester", "--cos", "internal", "--password", e2ePassword,
+		"--voicemail=false", "--forward-always", "91234567")
+	p.synced()
+
+	// The operator delivers a call for 2001's DID and receives it back.
+	op := operatorUAS(t, p, "../sipp/uas_answer.xml", opPort, 1)
+	operatorCall(t, p, "testdata/operator_call.xml", operatorIP, kariDID, kariDID)
+	op.wait(t, p.server)
+	inv := op.invite(t)
+	if u := inv.RURIUser(); u != "+4791234567" {
+		t.Errorf("forwarded call's request-URI user %q, want +4791234567", u)
+	}
+	wantHeader(t, inv, "From", "sip:"+kariDID+"@")
+	wantHeader(t, inv, "Diversion", "sip:2001@"+acmeDomain)
+	wantHeader(t, inv, "Diversion", "reason=unconditional")
+
+	recs := p.waitTenantCDRs(t, "acme", "the forwarded call's record", 1, func(c cdrView) bool { return c.State == "closed" })
+	if c := recs[0]; c.Direction != "inbound" || c.Callee != "2001" || c.Trunk != "telco" || c.Disposition != "answered" {
+		t.Errorf("forwarded call's record: %+v", c)
+	}
+
+	// 2005 may only call internally, so its forward to a mobile leads
+	// nowhere: 404, nothing reaches the operator.
+	refused := dial(t, p, "testdata/uac_call_refused.xml", "2001", "2005")
+	if code, _ := refused.finalStatus(t); code != 404 {
+		t.Errorf("call to 2005 forwarding out against its class of service: %d, want 404", code)
+	}
+}
