@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -54,12 +55,18 @@ type call struct {
 	// another INVITE's goroutine (group call pickup).
 	inject   chan []routing.Target
 	pickedUp bool
+	// anchor is the call's WebRTC media anchoring (anchor.go); keepLeg the
+	// leg of the answered branch, which outlives the call into its dialog.
+	anchor  anchored
+	keepLeg AnchorLeg
 }
 
 type branch struct {
 	target      routing.Target
 	stage       int  // the stage that started it
 	autoAnswer  bool // a pickup: ask the phone to answer at once
+	leg         AnchorLeg
+	answer      atomic.Pointer[rewritten] // the anchored 2xx answer, for retransmissions
 	req         *sip.Request
 	tx          sip.ClientTransaction
 	provisional bool // a 1xx arrived: CANCEL may be sent (§16.10)
@@ -75,9 +82,13 @@ type event struct {
 }
 
 func newCall(p *Proxy, req *sip.Request, tx sip.ServerTransaction, d routing.Decision, pop int, log *zap.Logger) *call {
-	return &call{p: p, req: req, tx: tx, d: d, pop: pop, log: log,
+	c := &call{p: p, req: req, tx: tx, d: d, pop: pop, log: log,
 		events: make(chan event), cancelled: make(chan struct{}, 1), inject: make(chan []routing.Target, 1),
 		targets: d.Targets, serial: d.Serial}
+	if a := p.opt.Anchor; a != nil && len(req.Body()) > 0 {
+		c.anchor.callerBrowser = a.IsWebRTC(req.Body())
+	}
+	return c
 }
 
 // run executes the fork and returns when every branch has a final answer
@@ -94,6 +105,7 @@ func (c *call) run() {
 				b.tx.Terminate()
 			}
 		}
+		c.closeLegs(c.keepLeg)
 	}()
 	c.tx.OnCancel(func(*sip.Request) {
 		// Called inside sipgo's transaction lock: only signal.
@@ -291,6 +303,9 @@ func (c *call) startNext() (started bool) {
 	c.branches = append(c.branches, b)
 	if err := c.start(b); err != nil {
 		code := sip.StatusServiceUnavailable
+		if errors.Is(err, ErrNotAcceptable) {
+			code = sip.StatusNotAcceptableHere
+		}
 		if errors.Is(err, errFlowGone) {
 			// The phone is not reachable, which is what 480 says; the
 			// caller's best response (and later voicemail) follows it.
@@ -337,6 +352,9 @@ func (c *call) start(b *branch) error {
 		out.AppendHeader(sip.NewHeader("Call-Info", "<sip:"+c.p.self[0].Host+">;answer-after=0"))
 		out.AppendHeader(sip.NewHeader("Alert-Info", "<http://127.0.0.1/auto>;info=alert-autoanswer;delay=0"))
 	}
+	if err := c.anchorOffer(b, out); err != nil {
+		return err
+	}
 	b.req = out
 	tx, err := c.p.send.TransactionRequest(c.ctx, out, noBuild)
 	if err != nil {
@@ -347,7 +365,7 @@ func (c *call) start(b *branch) error {
 	// keeps retransmitting its ACK until one gets through.
 	tx.OnRetransmission(func(res *sip.Response) {
 		if res.IsSuccess() {
-			_ = relay(c.req, c.tx, res)
+			_ = relay(c.req, c.tx, c.anchorAnswer(b, res, true))
 		}
 	})
 	c.pumps.Add(1)
@@ -428,7 +446,7 @@ func (c *call) handle(ev event) {
 			c.ringing = true
 			c.emitBoth(StateRinging)
 		}
-		if err := relay(c.req, c.tx, res); err != nil {
+		if err := relay(c.req, c.tx, c.anchorAnswer(b, res, false)); err != nil {
 			c.log.Debug("proxy: relay", zap.Error(err))
 		}
 	case res.StatusCode < 300:
@@ -439,15 +457,17 @@ func (c *call) handle(ev event) {
 			return
 		}
 		first := !c.answered
+		res = c.anchorAnswer(b, res, false)
 		if first {
 			c.answered = true
+			c.keepLeg = c.legOf(b)
 			c.p.ringingRemove(c)
 			c.log.Debug("proxy: answered", zap.String("target", b.target.URI), zap.String("dst", b.target.Destination))
 			c.emitBoth(StateConfirmed)
 			if c.record != nil {
 				c.p.opt.Records.Answered(c.record, time.Now())
 			}
-			c.p.dialogStarted(callID(c.req), c.d, b.target.Number, c.record)
+			c.p.dialogStarted(callID(c.req), c.d, b.target.Number, c.record, c.mediaOf(b, res))
 		}
 		if err := relay(c.req, c.tx, res); err != nil {
 			c.log.Debug("proxy: relay", zap.Error(err))
@@ -680,7 +700,7 @@ func (p *Proxy) emit(ev DialogEvent) {
 	}
 }
 
-func (p *Proxy) dialogStarted(id string, d routing.Decision, answeredBy string, rec *callrecord.Call) {
+func (p *Proxy) dialogStarted(id string, d routing.Decision, answeredBy string, rec *callrecord.Call, m *dialogMedia) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.dialogs) >= maxDialogs {
@@ -692,10 +712,11 @@ func (p *Proxy) dialogStarted(id string, d routing.Decision, answeredBy string, 
 			}
 		}
 		p.endRecord(p.dialogs[oldest].record, "dialog forgotten (table full)")
+		p.dialogs[oldest].media.close()
 		delete(p.dialogs, oldest)
 	}
 	p.dialogs[id] = dialogInfo{callerTenant: d.CallerTenant.ID, calleeTenant: d.CalleeTenant.ID,
-		caller: d.CallerExt, callee: d.CalleeExt, answeredBy: answeredBy, at: time.Now(), record: rec}
+		caller: d.CallerExt, callee: d.CalleeExt, answeredBy: answeredBy, at: time.Now(), record: rec, media: m}
 }
 
 // dialogNumbers are the extension numbers of a confirmed dialog's parties
@@ -720,6 +741,7 @@ func (p *Proxy) dialogEnded(id, why string) {
 		return
 	}
 	p.endRecord(di.record, why)
+	di.media.close()
 	p.emit(DialogEvent{TenantID: di.callerTenant, Ext: di.caller, CallID: id, State: StateTerminated,
 		Direction: DirectionInitiator, Peer: di.callee})
 	p.emit(DialogEvent{TenantID: di.calleeTenant, Ext: di.callee, CallID: id, State: StateTerminated,

@@ -68,7 +68,10 @@ type stack struct {
 	events []DialogEvent
 }
 
-func startStack(t *testing.T) *stack {
+func startStack(t *testing.T) *stack { return startStackWith(t, nil) }
+
+// startStackWith is startStack with the proxy's options adjusted by opt.
+func startStackWith(t *testing.T, opt func(*Options)) *stack {
 	t.Helper()
 	log := zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))
 	ten := store.Tenant{Meta: store.Meta{ID: 1}, Name: "fjordvik", Domain: testDomain,
@@ -95,14 +98,18 @@ func startStack(t *testing.T) *stack {
 	for _, l := range srv.Listeners() {
 		ls = append(ls, Listener{Network: l.Network, Addr: l.Addr})
 	}
-	px, err := New(cat, loc, auth.NewAuthenticator(auth.Options{}), guard, client, log.Named("proxy"), Options{
+	o := Options{
 		Listeners: ls, Algorithms: []string{auth.SHA256, auth.MD5}, RingTimeout: 10 * time.Second, CancelWait: 3 * time.Second,
 		OnDialogState: func(ev DialogEvent) {
 			s.mu.Lock()
 			s.events = append(s.events, ev)
 			s.mu.Unlock()
 		},
-	})
+	}
+	if opt != nil {
+		opt(&o)
+	}
+	px, err := New(cat, loc, auth.NewAuthenticator(auth.Options{}), guard, client, log.Named("proxy"), o)
 	if err != nil {
 		t.Fatal(err)
 	}

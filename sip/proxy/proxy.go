@@ -127,6 +127,9 @@ type Options struct {
 	// codes (forwards, do-not-disturb). Without it those codes play the
 	// failure announcement.
 	Features Features
+	// Anchor, if set, bridges calls between a browser (WebRTC) and a
+	// phone (plain RTP); without it their SDP passes unchanged.
+	Anchor Anchor
 	// Records, if set, gets a call detail record of every INVITE that is
 	// routed (forked or sent to trunks): opened before the first branch
 	// is sent, answered with the first 2xx, ended with the final answer
@@ -196,6 +199,7 @@ type dialogInfo struct {
 	answeredBy                 string // the extension whose branch answered (a group member)
 	at                         time.Time
 	record                     *callrecord.Call
+	media                      *dialogMedia // nil unless the call's media is anchored
 }
 
 // maxDialogs bounds the dialog table: a dialog whose BYE never passes
@@ -804,6 +808,9 @@ func (p *Proxy) flowGone(t routing.Target) bool {
 
 // forward sends an in-dialog request to its target and relays the answers.
 func (p *Proxy) forward(req *sip.Request, tx sip.ServerTransaction, d routing.Decision, pop int, log *zap.Logger) {
+	if p.opt.Anchor != nil && p.anchoredInDialog(req, tx, log) {
+		return
+	}
 	if p.flowGone(d.Targets[0]) {
 		log.Info("proxy: flow gone", zap.String("dst", d.Targets[0].Destination))
 		if !req.IsAck() {
