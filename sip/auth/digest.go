@@ -605,3 +605,32 @@ func (t *ncTable) raiseLow(low int64) {
 		}
 	}
 }
+
+// ForTransport orders the digest algorithms offered to a client on
+// transport: browsers (ws, wss) get MD5 first, because JsSIP and SIP.js
+// read only the first challenge and abort on any other algorithm; other
+// transports keep the configured order (nil: Challenge's default). A
+// configuration without MD5 is kept as it is.
+func ForTransport(algorithms []string, transport string) []string {
+	if !strings.EqualFold(transport, "ws") && !strings.EqualFold(transport, "wss") {
+		return algorithms
+	}
+	if len(algorithms) == 0 {
+		algorithms = []string{SHA256, MD5}
+	}
+	hasMD5 := false
+	for _, a := range algorithms {
+		hasMD5 = hasMD5 || strings.EqualFold(a, MD5)
+	}
+	if !hasMD5 {
+		// The admin ruled MD5 out: browsers cannot log in, as documented.
+		return algorithms
+	}
+	out := []string{MD5}
+	for _, a := range algorithms {
+		if !strings.EqualFold(a, MD5) {
+			out = append(out, a)
+		}
+	}
+	return out
+}

@@ -588,3 +588,22 @@ func ExampleAuthenticator() {
 	// Digest realm="fjordvik.example", nonce= ... algorithm=SHA-256, qop="auth"
 	// Digest realm="fjordvik.example", nonce= ... algorithm=MD5, qop="auth"
 }
+
+func TestForTransport(t *testing.T) {
+	for _, tc := range []struct {
+		algs      []string
+		transport string
+		want      []string
+	}{
+		{[]string{SHA256, MD5}, "UDP", []string{SHA256, MD5}},
+		{[]string{SHA256, MD5}, "WSS", []string{MD5, SHA256}},
+		{[]string{SHA256}, "ws", []string{SHA256}},
+		{nil, "ws", []string{MD5, SHA256}},
+		{nil, "tcp", nil},
+		{[]string{MD5, SHA256}, "ws", []string{MD5, SHA256}},
+	} {
+		if got := ForTransport(tc.algs, tc.transport); strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("ForTransport(%v, %s) = %v, want %v", tc.algs, tc.transport, got, tc.want)
+		}
+	}
+}

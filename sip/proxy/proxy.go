@@ -339,7 +339,7 @@ func (p *Proxy) ServeSIP(req *sip.Request, tx sip.ServerTransaction) {
 		p.respond(req, tx, d.Code, d.Reason, nil, log)
 	case routing.Challenge:
 		log.Debug("proxy challenged", zap.String("reason", d.Why))
-		p.respond(req, tx, sip.StatusProxyAuthRequired, "Proxy Authentication Required", p.challenge(d.Realm, d.Stale), log)
+		p.respond(req, tx, sip.StatusProxyAuthRequired, "Proxy Authentication Required", p.challenge(d.Realm, d.Stale, req.Transport()), log)
 	case routing.Fork:
 		if d.Direction == routing.DirOutbound && wantsPrivacy(req) {
 			// The caller asked for this call to be anonymous (RFC 3323;
@@ -545,8 +545,8 @@ func (p *Proxy) authenticate(req *sip.Request, in *routing.Request) {
 	}
 }
 
-func (p *Proxy) challenge(realm string, stale bool) []sip.Header {
-	vs := p.authn.Challenge(realm, stale, p.opt.Algorithms...)
+func (p *Proxy) challenge(realm string, stale bool, transport string) []sip.Header {
+	vs := p.authn.Challenge(realm, stale, auth.ForTransport(p.opt.Algorithms, transport)...)
 	hs := make([]sip.Header, len(vs))
 	for i, v := range vs {
 		hs[i] = sip.NewHeader("Proxy-Authenticate", v)

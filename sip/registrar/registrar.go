@@ -194,7 +194,7 @@ func (r *Registrar) decide(req *sip.Request) reply {
 
 	authz := req.GetHeader("Authorization")
 	if authz == nil {
-		rep.headers = r.challenge(tenant.Domain, false)
+		rep.headers = r.challenge(tenant.Domain, false, req.Transport())
 		return rep.with(sip.StatusUnauthorized, "Unauthorized", "no credentials")
 	}
 	devices, _ := r.cat.(DeviceAuth)
@@ -205,12 +205,12 @@ func (r *Registrar) decide(req *sip.Request) reply {
 		// was lost): answer it again, changing nothing.
 		return r.ok(rep, r.loc.Bindings(tenant.ID, ext.Number), r.opt.Now())
 	case res.Stale:
-		rep.headers = r.challenge(tenant.Domain, true)
+		rep.headers = r.challenge(tenant.Domain, true, req.Transport())
 		return rep.with(sip.StatusUnauthorized, "Unauthorized", "stale nonce: "+res.Reason)
 	case !res.OK:
 		r.grd.Failed(src)
 		rep.authFail = true
-		rep.headers = r.challenge(tenant.Domain, false)
+		rep.headers = r.challenge(tenant.Domain, false, req.Transport())
 		return rep.with(sip.StatusUnauthorized, "Unauthorized", "authentication failed: "+res.Reason)
 	}
 	r.grd.Succeeded(src)
@@ -222,8 +222,8 @@ func (rep reply) with(code int, reason, why string) reply {
 	return rep
 }
 
-func (r *Registrar) challenge(realm string, stale bool) []sip.Header {
-	vs := r.authn.Challenge(realm, stale, r.opt.Algorithms...)
+func (r *Registrar) challenge(realm string, stale bool, transport string) []sip.Header {
+	vs := r.authn.Challenge(realm, stale, auth.ForTransport(r.opt.Algorithms, transport)...)
 	hs := make([]sip.Header, len(vs))
 	for i, v := range vs {
 		hs[i] = sip.NewHeader("WWW-Authenticate", v)
