@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
@@ -28,9 +27,11 @@ type AnchorLeg interface {
 	// Answer turns the answer of the side that got the rewritten offer
 	// into one for the side that made the offer.
 	Answer(answer []byte) ([]byte, error)
-	// Reoffer answers an in-dialog offer (hold, resume) from one side at
-	// the gateway; the other side is not asked.
+	// Reoffer turns an in-dialog offer (hold, resume) from one side into
+	// the offer for the other; Reanswer turns that side's answer into the
+	// answer for the first (nil withdraws the re-offer: it was refused).
 	Reoffer(fromBrowser bool, offer []byte) ([]byte, error)
+	Reanswer(answer []byte) ([]byte, error)
 	Close() error
 }
 
@@ -149,17 +150,10 @@ func (c *call) closeLegs(keep AnchorLeg) {
 }
 
 // dialogMedia is an answered anchored call's media, kept with its dialog:
-// in-dialog offers (hold, resume) are answered at the gateway, which knows
-// both sides' media, and the leg is closed when the dialog ends.
+// in-dialog offers (hold, resume) are rewritten through the leg, and the
+// leg is closed when the dialog ends.
 type dialogMedia struct {
-	leg       AnchorLeg
-	callerTag string // the caller's From tag: tells who sends a request
-	// The parties' Contact header values: a re-INVITE answered here
-	// gives the sender the other party's, its remote target.
-	callerContact, calleeContact string
-
-	mu    sync.Mutex
-	acked map[uint32]bool // CSeqs of re-INVITEs answered here: their ACKs end here
+	leg AnchorLeg
 }
 
 func (m *dialogMedia) close() {
@@ -169,21 +163,11 @@ func (m *dialogMedia) close() {
 }
 
 // mediaOf is what the dialog keeps of an answered call's anchoring.
-func (c *call) mediaOf(b *branch, res *sip.Response) *dialogMedia {
+func (c *call) mediaOf() *dialogMedia {
 	if c.keepLeg == nil {
 		return nil
 	}
-	m := &dialogMedia{leg: c.keepLeg, acked: map[uint32]bool{}}
-	if f := c.req.From(); f != nil {
-		m.callerTag, _ = f.Params.Get("tag")
-	}
-	if h := c.req.GetHeader("Contact"); h != nil {
-		m.callerContact = h.Value()
-	}
-	if h := res.GetHeader("Contact"); h != nil {
-		m.calleeContact = h.Value()
-	}
-	return m
+	return &dialogMedia{leg: c.keepLeg}
 }
 
 // dialogMedia returns the anchored media of a dialog, nil if none.
@@ -193,56 +177,42 @@ func (p *Proxy) dialogMedia(id string) *dialogMedia {
 	return p.dialogs[id].media
 }
 
-// anchoredInDialog handles in-dialog requests of an anchored call that
-// stop at the gateway: a re-INVITE with an offer is answered here (the
-// other side keeps its media as it is; a held party hears silence), and
-// its ACK goes no further. It reports whether it handled req.
-func (p *Proxy) anchoredInDialog(req *sip.Request, tx sip.ServerTransaction, log *zap.Logger) bool {
+// reoffer rewrites an in-dialog INVITE's offer of an anchored call for
+// the other side; nil when the call is not anchored or out has no offer.
+func (p *Proxy) reoffer(req, out *sip.Request) (*dialogMedia, error) {
+	if p.opt.Anchor == nil || !req.IsInvite() || len(req.Body()) == 0 {
+		return nil, nil
+	}
 	m := p.dialogMedia(callID(req))
 	if m == nil {
-		return false
+		return nil, nil
 	}
-	cseq := uint32(0)
-	if h := req.CSeq(); h != nil {
-		cseq = h.SeqNo
-	}
-	switch {
-	case req.IsAck():
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		if m.acked[cseq] {
-			delete(m.acked, cseq)
-			return true
-		}
-		return false
-	case req.IsInvite() && len(req.Body()) > 0:
-	default:
-		return false
-	}
-	fromBrowser := p.opt.Anchor.IsWebRTC(req.Body())
-	ans, err := m.leg.Reoffer(fromBrowser, req.Body())
+	off, err := m.leg.Reoffer(p.opt.Anchor.IsWebRTC(req.Body()), req.Body())
 	if err != nil {
-		log.Info("proxy: anchored re-INVITE refused", zap.Error(err))
-		p.respond(req, tx, sip.StatusNotAcceptableHere, "Not Acceptable Here", nil, log)
-		return true
+		return nil, err
 	}
-	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", ans)
-	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	contact := m.calleeContact
-	if f := req.From(); f != nil {
-		if tag, _ := f.Params.Get("tag"); tag != m.callerTag {
-			contact = m.callerContact
+	out.SetBody(off)
+	return m, nil
+}
+
+// reanswer rewrites the other side's answer to a re-offer; a failure
+// withdraws the re-offer so the call keeps its media.
+func reanswer(m *dialogMedia, res *sip.Response, log *zap.Logger) *sip.Response {
+	if m == nil || res.StatusCode < 200 {
+		return res
+	}
+	if res.StatusCode >= 300 || len(res.Body()) == 0 {
+		if _, err := m.leg.Reanswer(nil); err != nil {
+			log.Debug("proxy: withdraw anchored re-offer", zap.Error(err))
 		}
+		return res
 	}
-	if contact != "" {
-		res.AppendHeader(sip.NewHeader("Contact", contact))
+	ans, err := m.leg.Reanswer(res.Body())
+	if err != nil {
+		log.Warn("proxy: anchored re-answer", zap.Error(err))
+		return res
 	}
-	m.mu.Lock()
-	m.acked[cseq] = true
-	m.mu.Unlock()
-	if err := tx.Respond(res); err != nil {
-		log.Debug("proxy: answer anchored re-INVITE", zap.Error(err))
-	}
-	log.Info("proxy: re-INVITE answered at the media anchor", zap.Bool("from_browser", fromBrowser))
-	return true
+	out := res.Clone()
+	out.SetBody(ans)
+	return out
 }

@@ -467,7 +467,7 @@ func (c *call) handle(ev event) {
 			if c.record != nil {
 				c.p.opt.Records.Answered(c.record, time.Now())
 			}
-			c.p.dialogStarted(callID(c.req), c.d, b.target.Number, c.record, c.mediaOf(b, res))
+			c.p.dialogStarted(callID(c.req), c.d, b.target.Number, c.record, c.mediaOf())
 		}
 		if err := relay(c.req, c.tx, res); err != nil {
 			c.log.Debug("proxy: relay", zap.Error(err))

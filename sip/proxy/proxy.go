@@ -808,9 +808,6 @@ func (p *Proxy) flowGone(t routing.Target) bool {
 
 // forward sends an in-dialog request to its target and relays the answers.
 func (p *Proxy) forward(req *sip.Request, tx sip.ServerTransaction, d routing.Decision, pop int, log *zap.Logger) {
-	if p.opt.Anchor != nil && p.anchoredInDialog(req, tx, log) {
-		return
-	}
 	if p.flowGone(d.Targets[0]) {
 		log.Info("proxy: flow gone", zap.String("dst", d.Targets[0].Destination))
 		if !req.IsAck() {
@@ -822,6 +819,12 @@ func (p *Proxy) forward(req *sip.Request, tx sip.ServerTransaction, d routing.De
 	if err != nil {
 		log.Warn("proxy: forward", zap.Error(err))
 		p.respond(req, tx, sip.StatusInternalServerError, "Server Internal Error", nil, log)
+		return
+	}
+	media, err := p.reoffer(req, out)
+	if err != nil {
+		log.Info("proxy: anchored re-offer refused", zap.Error(err))
+		p.respond(req, tx, sip.StatusNotAcceptableHere, "Not Acceptable Here", nil, log)
 		return
 	}
 	if req.IsAck() {
@@ -851,13 +854,16 @@ func (p *Proxy) forward(req *sip.Request, tx sip.ServerTransaction, d routing.De
 				// sees the caller done while the dialog is still up.
 				p.dialogEnded(callID(req), "BYE")
 			}
-			if err := relay(req, tx, res); err != nil {
+			if err := relay(req, tx, reanswer(media, res, log)); err != nil {
 				log.Debug("proxy: relay", zap.Error(err))
 			}
 			if res.StatusCode >= 200 {
 				return
 			}
 		case <-btx.Done():
+			if media != nil {
+				_, _ = media.leg.Reanswer(nil)
+			}
 			code, reason := branchFailure(btx.Err())
 			p.respond(req, tx, code, reason, nil, log)
 			return
