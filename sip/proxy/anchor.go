@@ -16,7 +16,9 @@ import (
 type Anchor interface {
 	// IsWebRTC reports whether an SDP body comes from a browser.
 	IsWebRTC(sdp []byte) bool
-	// FromBrowser turns a browser's offer into one for phones.
+	// FromBrowser turns a browser's offer into one for phones. ctx bounds
+	// the leg's life: the proxy's, since the leg outlives the INVITE into
+	// the dialog, which closes it.
 	FromBrowser(ctx context.Context, callID string, offer []byte) (AnchorLeg, []byte, error)
 	// ToBrowser turns a phone's offer into one for a browser.
 	ToBrowser(ctx context.Context, callID string, offer []byte) (AnchorLeg, []byte, error)
@@ -65,7 +67,7 @@ func (c *call) anchorOffer(b *branch, out *sip.Request) error {
 	switch {
 	case c.anchor.callerBrowser && !toBrowser:
 		if c.anchor.callerLeg == nil {
-			leg, offer, err := a.FromBrowser(c.ctx, callID(c.req), body)
+			leg, offer, err := a.FromBrowser(c.p.life, callID(c.req), body)
 			if err != nil {
 				return err
 			}
@@ -73,7 +75,7 @@ func (c *call) anchorOffer(b *branch, out *sip.Request) error {
 		}
 		out.SetBody(c.anchor.phoneOffer)
 	case !c.anchor.callerBrowser && toBrowser:
-		leg, offer, err := a.ToBrowser(c.ctx, callID(c.req), body)
+		leg, offer, err := a.ToBrowser(c.p.life, callID(c.req), body)
 		if err != nil {
 			return err
 		}
