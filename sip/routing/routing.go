@@ -488,10 +488,59 @@ func targetOf(b store.Binding) Target {
 }
 
 // sameURI compares a stored contact with a request-URI. Both are in the
-// registrar's canonical form and phones repeat their Contact verbatim, so
-// a string comparison suffices; case is ignored because some phones
-// change the case of the host between REGISTER and INVITE.
-func sameURI(a, b string) bool { return strings.EqualFold(a, b) }
+// registrar's canonical form and most phones repeat their Contact
+// verbatim, so equal strings (ignoring case: some phones change the case
+// of the host between REGISTER and INVITE) decide at once. Otherwise the
+// URIs are compared as RFC 3261 §19.1.4 says: the same scheme, user, host
+// and port, and every parameter present in both equal; a user, ttl,
+// method or maddr parameter in only one never matches; other parameters
+// in only one are ignored. JsSIP, for one, adds ;ob to the Contact of its
+// INVITEs but not of its REGISTERs.
+func sameURI(a, b string) bool {
+	if strings.EqualFold(a, b) {
+		return true
+	}
+	baseA, paramsA, _ := strings.Cut(a, ";")
+	baseB, paramsB, _ := strings.Cut(b, ";")
+	if !strings.EqualFold(baseA, baseB) {
+		return false
+	}
+	pa, pb := uriParams(paramsA), uriParams(paramsB)
+	for k, va := range pa {
+		vb, ok := pb[k]
+		if ok && !strings.EqualFold(va, vb) {
+			return false
+		}
+		if !ok && strictParam(k) {
+			return false
+		}
+	}
+	for k := range pb {
+		if _, ok := pa[k]; !ok && strictParam(k) {
+			return false
+		}
+	}
+	return true
+}
+
+// strictParam: a URI parameter that must be in both URIs to match.
+func strictParam(name string) bool {
+	return name == "user" || name == "ttl" || name == "method" || name == "maddr"
+}
+
+// uriParams reads ";a=b;c" (headers after ? dropped) into lower-case names.
+func uriParams(s string) map[string]string {
+	s, _, _ = strings.Cut(s, "?")
+	m := map[string]string{}
+	for _, p := range strings.Split(s, ";") {
+		if p == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(p, "=")
+		m[strings.ToLower(k)] = v
+	}
+	return m
+}
 
 func uniq(vs ...string) []string {
 	out := vs[:0:0]

@@ -151,3 +151,25 @@ func TestDecide(t *testing.T) {
 		})
 	}
 }
+
+func TestSameURI(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"sip:101@10.0.0.1:5060", "sip:101@10.0.0.1:5060", true},
+		{"sip:101@Phone.Example:5060", "sip:101@phone.example:5060", true},
+		{"sip:k3j2@df7a.invalid;transport=ws", "sip:k3j2@df7a.invalid;transport=ws;ob", true},
+		{"sip:k3j2@df7a.invalid;transport=ws", "sip:k3j2@df7a.invalid", true}, // transport in one only: ignored
+		{"sip:k3j2@df7a.invalid;transport=ws", "sip:k3j2@df7a.invalid;transport=udp", false},
+		{"sip:101@10.0.0.1", "sip:101@10.0.0.1;user=phone", false},
+		{"sip:101@10.0.0.1;maddr=10.0.0.9", "sip:101@10.0.0.1", false},
+		{"sip:101@10.0.0.1", "sip:102@10.0.0.1", false},
+		{"sip:101@10.0.0.1:5060", "sip:101@10.0.0.1:5062", false},
+		{"sip:101@10.0.0.1;ob?x=y", "sip:101@10.0.0.1", true},
+	} {
+		if got := sameURI(tc.a, tc.b); got != tc.want {
+			t.Errorf("sameURI(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
