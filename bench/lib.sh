@@ -172,7 +172,7 @@ start_server() {
 	SENTRAL_SIP_REGISTRAR_DIGEST_ALGORITHMS=MD5,SHA-256 \
 	SENTRAL_SIP_GUARD_RATE=$guard SENTRAL_SIP_GUARD_BURST=$guard \
 	SENTRAL_LOG_FORMAT=json SENTRAL_LOG_LEVEL=$LOG_LEVEL \
-		"$BIN" serve --sip-listen "udp:127.0.0.1:$SIP_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" --phones-listen "" \
+		"$BIN" serve --sip-listen "udp:127.0.0.1:$SIP_PORT" --admin-listen "127.0.0.1:$ADMIN_PORT" --phones-listen "" --console-listen "" \
 		>"$WORK/server.log" 2>&1 &
 	SERVER_PID=$!
 	for i in $(seq 1 100); do

@@ -32,7 +32,35 @@ type Config struct {
 	SIP      SIPConfig      `yaml:"sip"`
 	Phones   PhonesConfig   `yaml:"phones"`
 	Media    MediaConfig    `yaml:"media"`
+	Console  ConsoleConfig  `yaml:"console"`
+	WebRTC   WebRTCConfig   `yaml:"webrtc"`
 	Runtime  RuntimeConfig  `yaml:"runtime"`
+}
+
+// ConsoleConfig is the web listener for people: the softphone page (and
+// the operators' console).
+type ConsoleConfig struct {
+	// Listen is host:port; "" disables it. On a loopback address it serves
+	// plain HTTP (browsers treat localhost as secure); elsewhere HTTPS.
+	Listen  string `yaml:"listen"`
+	TLSCert string `yaml:"tls_cert"` // PEM; empty: sip.tls's, or a generated self-signed one
+	TLSKey  string `yaml:"tls_key"`
+}
+
+// WebRTCConfig is the media gateway between browsers and phones.
+type WebRTCConfig struct {
+	// PublicIP is put into the gateway's ICE candidates when Sentral sits
+	// behind 1:1 NAT; empty: the host's own addresses.
+	PublicIP string `yaml:"public_ip"`
+	// UDPPorts bounds the gateway's ICE ports ("20000-29999"); empty: any.
+	UDPPorts string `yaml:"udp_ports"`
+	// STUN and TURN are given to browsers ("stun:stun.example.org:3478",
+	// "turn:turn.example.org:3478?transport=udp"); TURN needs the user and
+	// password of the TURN server (coturn).
+	STUN         string `yaml:"stun"`
+	TURN         string `yaml:"turn"`
+	TURNUser     string `yaml:"turn_user"`
+	TURNPassword string `yaml:"turn_password"`
 }
 
 // MediaConfig is the media server: voicemail and announcements.
@@ -150,6 +178,7 @@ func DefaultConfig() Config {
 		Runtime:  RuntimeConfig{GCPercent: 400},
 		Phones:   PhonesConfig{Listen: "0.0.0.0:8081", TimeZone: "Europe/Oslo"},
 		Media:    MediaConfig{RTPPorts: "10000-20000", MaxMessageSeconds: 120, Enabled: true},
+		Console:  ConsoleConfig{Listen: "0.0.0.0:8443"},
 		SIP: SIPConfig{
 			Listen:          "udp:0.0.0.0:5060,tcp:0.0.0.0:5060",
 			MaxMessageBytes: 65535,
@@ -213,7 +242,31 @@ func (c Config) Validate() error {
 	if err := c.Media.Validate(); err != nil {
 		return fmt.Errorf("config %w", err)
 	}
+	if (c.Console.TLSCert == "") != (c.Console.TLSKey == "") {
+		return fmt.Errorf("config console.tls_cert and console.tls_key: give both, or neither (then sip.tls's or a generated certificate)")
+	}
+	if c.WebRTC.UDPPorts != "" {
+		if _, _, err := portRange(c.WebRTC.UDPPorts); err != nil {
+			return fmt.Errorf("config webrtc.udp_ports %q: %w", c.WebRTC.UDPPorts, err)
+		}
+	}
+	if c.WebRTC.PublicIP != "" {
+		if _, err := netip.ParseAddr(c.WebRTC.PublicIP); err != nil {
+			return fmt.Errorf("config webrtc.public_ip %q: give an IP address", c.WebRTC.PublicIP)
+		}
+	}
 	return nil
+}
+
+// portRange parses "first-last".
+func portRange(s string) (first, last int, err error) {
+	a, b, ok := strings.Cut(s, "-")
+	first, errA := strconv.Atoi(strings.TrimSpace(a))
+	last, errB := strconv.Atoi(strings.TrimSpace(b))
+	if !ok || errA != nil || errB != nil || first < 1024 || last > 65535 || last < first {
+		return 0, 0, fmt.Errorf("give a range such as 20000-29999 (1024 to 65535)")
+	}
+	return first, last, nil
 }
 
 // Validate checks the media settings.
@@ -234,10 +287,8 @@ func (m MediaConfig) Validate() error {
 
 // Ports parses RTPPorts.
 func (m MediaConfig) Ports() (first, last int, err error) {
-	a, b, ok := strings.Cut(m.RTPPorts, "-")
-	first, errA := strconv.Atoi(strings.TrimSpace(a))
-	last, errB := strconv.Atoi(strings.TrimSpace(b))
-	if !ok || errA != nil || errB != nil || first < 1024 || last > 65535 || last-first < 3 {
+	first, last, err = portRange(m.RTPPorts)
+	if err != nil || last-first < 3 {
 		return 0, 0, fmt.Errorf("media.rtp_ports %q: give a range such as 10000-20000 (1024 to 65535, at least 4 ports)", m.RTPPorts)
 	}
 	return first, last, nil

@@ -22,7 +22,7 @@ import (
 const shutdownGrace = 5 * time.Second
 
 func (a *app) serveCmd() *cobra.Command {
-	var adminListen, sipListen, phonesListen string
+	var adminListen, sipListen, phonesListen, consoleListen string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the switch (store, admin API, SIP registrar; media in later releases)",
@@ -31,7 +31,8 @@ func (a *app) serveCmd() *cobra.Command {
 With no configuration it uses the embedded SQLite store ./var/sentral.db,
 created and migrated on first start, the admin API on 127.0.0.1:8080,
 SIP on udp:0.0.0.0:5060,tcp:0.0.0.0:5060 (--sip-listen '' runs without SIP)
-and desk-phone provisioning on 0.0.0.0:8081 (--phones-listen '' disables it).`,
+desk-phone provisioning on 0.0.0.0:8081 (--phones-listen '' disables it)
+and the softphone page on 0.0.0.0:8443 (--console-listen '' disables it).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if adminListen != "" {
@@ -39,6 +40,9 @@ and desk-phone provisioning on 0.0.0.0:8081 (--phones-listen '' disables it).`,
 			}
 			if cmd.Flags().Changed("phones-listen") {
 				a.cfg.Phones.Listen = phonesListen
+			}
+			if cmd.Flags().Changed("console-listen") {
+				a.cfg.Console.Listen = consoleListen
 			}
 			if cmd.Flags().Changed("sip-listen") {
 				a.cfg.SIP.Listen = sipListen
@@ -51,6 +55,7 @@ and desk-phone provisioning on 0.0.0.0:8081 (--phones-listen '' disables it).`,
 	}
 	cmd.Flags().StringVar(&adminListen, "admin-listen", "", "admin HTTP API address (config admin.listen, default 127.0.0.1:8080)")
 	cmd.Flags().StringVar(&phonesListen, "phones-listen", "", "desk-phone provisioning address (config phones.listen, default 0.0.0.0:8081; '' disables)")
+	cmd.Flags().StringVar(&consoleListen, "console-listen", "", "web listener for the softphone page (config console.listen, default 0.0.0.0:8443; '' disables)")
 	cmd.Flags().StringVar(&sipListen, "sip-listen", "", `SIP listeners, e.g. udp:0.0.0.0:5060,tcp:0.0.0.0:5060,tls:0.0.0.0:5061,ws:0.0.0.0:8088; '' disables SIP (config sip.listen)`)
 	return cmd
 }
@@ -105,10 +110,31 @@ func (a *app) serve(ctx context.Context) error {
 		return err
 	}
 
+	web, err := newConsole(a.cfg, sipStack, log.Named("console"))
+	if err != nil {
+		_ = ln.Close()
+		if provLn != nil {
+			_ = provLn.Close()
+		}
+		if sipStack != nil {
+			_ = sipStack.srv.Close()
+		}
+		return err
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
+	if web != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := web.serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs <- fmt.Errorf("console: %w", err)
+			}
+		}()
+	}
 	if prov != nil {
 		wg.Add(1)
 		go func() {
@@ -145,7 +171,7 @@ func (a *app) serve(ctx context.Context) error {
 	log.Info("sentral ready",
 		zap.String("store", st.Backend()), zap.String("db", redactDSN(a.cfg.DB)),
 		zap.String("admin", "http://"+ln.Addr().String()), zap.Strings("sip", sipAddrs(sipStack)),
-		zap.String("phones", phonesURL(provLn, a.cfg.Phones)))
+		zap.String("phones", phonesURL(provLn, a.cfg.Phones)), zap.String("console", web.URL()))
 
 	var runErr error
 	select {
@@ -163,6 +189,11 @@ func (a *app) serve(ctx context.Context) error {
 	if prov != nil {
 		if err := prov.Shutdown(sctx); err != nil {
 			log.Warn("phone provisioning shutdown", zap.Error(err))
+		}
+	}
+	if web != nil {
+		if err := web.srv.Shutdown(sctx); err != nil {
+			log.Warn("console shutdown", zap.Error(err))
 		}
 	}
 	wg.Wait()

@@ -35,6 +35,10 @@ type mediaStack struct {
 	http *httpapi.Handler
 	dir  string
 	log  *zap.Logger
+	// The RTP port allocators and advertised addresses, shared with the
+	// WebRTC gateway: one allocator per family for the whole process.
+	ports4, ports6 *rtp.Ports
+	adv4, adv6     netip.Addr
 }
 
 // voicemailDir is media.voicemail_dir, or "voicemail" beside the SQLite
@@ -175,7 +179,8 @@ func newMedia(cfg Config, st store.Store, cat *catalog.Catalog, plan planCatalog
 		return nil, fmt.Errorf("media: voicemail http: %w", err)
 	}
 	log.Info("media server", zap.String("sip", ms.Addr()), zap.String("voicemail_dir", dir), zap.String("rtp_ports", cfg.Media.RTPPorts))
-	return &mediaStack{srv: ms, mwi: notifier, http: h, dir: dir, log: log}, nil
+	return &mediaStack{srv: ms, mwi: notifier, http: h, dir: dir, log: log,
+		ports4: mcfg.Ports4, ports6: mcfg.Ports6, adv4: mcfg.Advertise4, adv6: mcfg.Advertise6}, nil
 }
 
 // mediaListen chooses the media server's SIP address: loopback of the

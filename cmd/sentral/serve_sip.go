@@ -128,9 +128,16 @@ func newSIP(ctx context.Context, cfg Config, st store.Store, cat *catalog.Catalo
 		// no media server.
 		proxyPlan.media = media.srv.Addr()
 	}
+	var anchor proxy.Anchor
+	if media != nil {
+		if anchor, err = newWebRTC(cfg, srv.Listeners(), media.ports4, media.ports6, media.adv4, media.adv6, log.Named("webrtc")); err != nil {
+			_ = srv.Close()
+			return nil, err
+		}
+	}
 	features := featureApplier{prov: provisioning.New(st, provisioning.Policies{Password: cfg.Security.Password, PIN: cfg.Security.PIN}),
 		cat: cat}
-	px, err := newProxy(srv, proxyPlan, loc, authn, guard, advertise, algs, publishDialogs(hub), records, features, log.Named("proxy"))
+	px, err := newProxy(srv, proxyPlan, loc, authn, guard, advertise, algs, publishDialogs(hub), records, features, anchor, log.Named("proxy"))
 	if err != nil {
 		_ = srv.Close()
 		return nil, err
@@ -186,7 +193,8 @@ func proxyMethods() []sip.RequestMethod {
 // newProxy builds the stateful proxy over the server's transports and
 // registers it for proxyMethods.
 func newProxy(srv *server.Server, cat proxy.Catalog, loc *location.Service, authn *auth.Authenticator, guard *auth.Guard,
-	advertise string, algs []string, onDialog func(proxy.DialogEvent), records *callrecord.Recorder, features proxy.Features, log *zap.Logger) (*proxy.Proxy, error) {
+	advertise string, algs []string, onDialog func(proxy.DialogEvent), records *callrecord.Recorder, features proxy.Features,
+	anchor proxy.Anchor, log *zap.Logger) (*proxy.Proxy, error) {
 	client, err := srv.Client()
 	if err != nil {
 		return nil, fmt.Errorf("sip proxy: %w", err)
@@ -196,7 +204,7 @@ func newProxy(srv *server.Server, cat proxy.Catalog, loc *location.Service, auth
 		ls = append(ls, proxy.Listener{Network: l.Network, Addr: l.Addr})
 	}
 	px, err := proxy.New(cat, loc, authn, guard, client, log, proxy.Options{Listeners: ls, Host: advertise, Algorithms: algs, OnDialogState: onDialog, FlowAlive: srv.FlowAlive,
-		Records: records, Features: features})
+		Records: records, Features: features, Anchor: anchor})
 	if err != nil {
 		return nil, usageError{fmt.Errorf("config sip: %w", err)}
 	}

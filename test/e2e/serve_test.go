@@ -95,7 +95,7 @@ func startServerSIP(t *testing.T, dir, dsn, sipListen string, env ...string) *se
 	}
 	// SIP on kernel-chosen loopback ports: the default 5060 would collide
 	// between servers and with anything else on the machine.
-	args = append(args, "serve", "--admin-listen", addr, "--sip-listen", sipListen, "--phones-listen", "127.0.0.1:0")
+	args = append(args, "serve", "--admin-listen", addr, "--sip-listen", sipListen, "--phones-listen", "127.0.0.1:0", "--console-listen", "127.0.0.1:0")
 	s := &server{base: "http://" + addr, done: make(chan error, 1), dsn: dsn, dir: dir, t: t}
 	s.cmd = exec.Command(binary, args...)
 	s.cmd.Dir = dir
@@ -317,7 +317,7 @@ func TestAdminAddressInUseIsAUserError(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "--db", filepath.Join(dir, "x.db"), "serve", "--admin-listen", ln.Addr().String(), "--sip-listen", loopbackSIP, "--phones-listen", "127.0.0.1:0")
+	cmd := exec.CommandContext(ctx, binary, "--db", filepath.Join(dir, "x.db"), "serve", "--admin-listen", ln.Addr().String(), "--sip-listen", loopbackSIP, "--phones-listen", "127.0.0.1:0", "--console-listen", "127.0.0.1:0")
 	cmd.Env = cleanEnv()
 	out, err := cmd.CombinedOutput()
 	ee, ok := err.(*exec.ExitError)
