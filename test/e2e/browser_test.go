@@ -685,3 +685,27 @@ func TestSoftphoneCalleeTransfers(t *testing.T) {
 		t.Errorf("caller's history %q, want out:3003 (the transfer) after out:3002", numbers)
 	}
 }
+
+// TestSoftphoneCallsSippPhone: the browser (3001) calls a sipp desk phone
+// (3002) that echoes RTP (-rtp_echo). The phone gets a plain RTP offer,
+// and the browser hears its own audio back through the gateway for its
+// 5 s of talking: media crossed the gateway both ways.
+func TestSoftphoneCallsSippPhone(t *testing.T) {
+	// sipp 3.6 answers only the first challenge, and only MD5.
+	s, page, _ := startWebPBX(t, "SENTRAL_SIP_REGISTRAR_DIGEST_ALGORITHMS=MD5,SHA-256")
+	target := s.sipAddr(t, "udp")
+	port := port4(t)
+	register(t, s, target, "web.test", "3002", "127.0.0.1", port)
+	uas := startUAS(t, s, sippSpec{scenario: "../sipp/uas_answer.xml", ip: "127.0.0.1", port: port, target: target,
+		extra: []string{"-rtp_echo", "-recv_timeout", "30000"}})
+	res := startSoftphone(t, softphoneSpec{url: page, ext: "3001", password: e2ePassword, domain: "web.test",
+		actions: []string{"scenario:call-desk-phone:3002:5"}}).mustOK(t)
+	uas.wait(t, s)
+	in := uas.invite(t)
+	if strings.Contains(in.Raw, "SAVPF") || !strings.Contains(in.Raw, "RTP/AVP") || strings.Contains(in.Raw, "a=fingerprint") {
+		t.Errorf("the sipp phone got no plain RTP offer:\n%s", in.Raw)
+	}
+	if res.RTP.Inbound < 150 || res.RTP.Outbound < 150 {
+		t.Errorf("browser RTP %+v, want >= 150 packets each way (its own audio echoed by the phone)", res.RTP)
+	}
+}
