@@ -709,3 +709,59 @@ func TestSoftphoneCallsSippPhone(t *testing.T) {
 		t.Errorf("browser RTP %+v, want >= 150 packets each way (its own audio echoed by the phone)", res.RTP)
 	}
 }
+
+// TestSoftphoneOverWSS: with only a wss listener (Sentral's generated
+// certificate), the page points the browser at wss, the browser registers
+// over it (RFC 7118, a wss binding) and calls a sipp phone that echoes
+// RTP, hearing itself back through the gateway.
+func TestSoftphoneOverWSS(t *testing.T) {
+	browserHarness(t)
+	dir := t.TempDir()
+	wss := freeAddr(t)
+	s := startServerSIP(t, dir, filepath.Join(dir, "pbx.db"), fmt.Sprintf("udp:127.0.0.1:%d,wss:%s", port4(t), wss),
+		"SENTRAL_SIP_REGISTRAR_DIGEST_ALGORITHMS=MD5,SHA-256")
+	s.mustCLI("tenant", "add", "webco", "--domain", "web.test", "--ext-range", "3000-3999")
+	for _, n := range []string{"3001", "3002"} {
+		s.mustCLI("ext", "add", n, "--tenant", "webco", "--name", "Nett "+n, "--password", e2ePassword, "--voicemail=false")
+	}
+	s.synced()
+	page := s.softphoneURL(t)
+	res, err := http.Get(page + "config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		WSURL string `json:"ws_url"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&cfg)
+	res.Body.Close()
+	if err != nil || cfg.WSURL != "wss://"+wss {
+		t.Fatalf("config.json ws_url %q (%v), want wss://%s", cfg.WSURL, err, wss)
+	}
+	target := s.sipAddr(t, "udp")
+	port := port4(t)
+	register(t, s, target, "web.test", "3002", "127.0.0.1", port)
+	uas := startUAS(t, s, sippSpec{scenario: "../sipp/uas_answer.xml", ip: "127.0.0.1", port: port, target: target,
+		extra: []string{"-rtp_echo", "-recv_timeout", "30000"}})
+	sp := startSoftphone(t, softphoneSpec{url: page, ext: "3001", password: e2ePassword, domain: "web.test",
+		actions: []string{"scenario:call-desk-phone:3002:5"}})
+	sp.waitEvent(t, "registered", 60*time.Second)
+	var regs []wsRegistration
+	s.waitFor("the browser's binding", func() bool {
+		regs = nil
+		for _, r := range s.registrations(t, "webco") {
+			if r.AOR == "3001@web.test" {
+				regs = append(regs, r)
+			}
+		}
+		return len(regs) == 1
+	})
+	if regs[0].Transport != "wss" {
+		t.Errorf("browser registered over %q, want wss", regs[0].Transport)
+	}
+	got := sp.mustOK(t)
+	uas.wait(t, s)
+	if got.RTP.Inbound < 150 || got.RTP.Outbound < 150 {
+		t.Errorf("browser RTP over wss signalling %+v, want >= 150 packets each way", got.RTP)
+	}
+}

@@ -408,6 +408,8 @@ async function main() {
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
     '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
     '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required',
+    // Sentral's generated self-signed certificate on wss (loopback tests only).
+    '--ignore-certificate-errors',
     `--lang=${opts.lang === 'nb' ? 'nb-NO' : 'en-GB'}`,
   ];
   if (opts.audioFile) args.push(`--use-file-for-fake-audio-capture=${opts.audioFile}`);
