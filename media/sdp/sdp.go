@@ -228,7 +228,7 @@ func Parse(body []byte) (*Offer, error) {
 	}
 	sessDir, sessPtime := SendRecv, 0
 	for _, a := range sd.Attributes {
-		if d, ok := parseDirection(a.Key); ok {
+		if d, ok := ParseDirection(a.Key); ok {
 			sessDir = d
 		}
 		if a.Key == "ptime" {
@@ -266,13 +266,13 @@ func (m *Media) readAttributes(attrs []psdp.Attribute) error {
 	rtpmap := map[uint8]Codec{}
 	fmtp := map[uint8]string{}
 	for _, a := range attrs {
-		if d, ok := parseDirection(a.Key); ok {
+		if d, ok := ParseDirection(a.Key); ok {
 			m.Direction = d
 			continue
 		}
 		switch a.Key {
 		case "rtpmap":
-			if c, ok := parseRtpmap(a.Value); ok {
+			if c, ok := ParseRtpmap(a.Value); ok {
 				rtpmap[c.PT] = c
 			}
 		case "fmtp":
@@ -332,8 +332,8 @@ func (m *Media) parseRTCP(v string) error {
 	return nil
 }
 
-// parseRtpmap reads "<pt> <name>/<rate>[/<channels>]".
-func parseRtpmap(v string) (Codec, bool) {
+// ParseRtpmap reads an a=rtpmap value: "<pt> <name>/<rate>[/<channels>]".
+func ParseRtpmap(v string) (Codec, bool) {
 	pt, enc, ok := strings.Cut(strings.TrimSpace(v), " ")
 	if !ok {
 		return Codec{}, false
@@ -361,7 +361,9 @@ func parseRtpmap(v string) (Codec, bool) {
 	return c, true
 }
 
-func parseDirection(key string) (Direction, bool) {
+// ParseDirection reads a direction attribute name (sendrecv, sendonly,
+// recvonly, inactive).
+func ParseDirection(key string) (Direction, bool) {
 	switch key {
 	case "sendrecv":
 		return SendRecv, true

@@ -358,7 +358,7 @@ func TestDirection(t *testing.T) {
 		if got := direction(d.Sends(), d.Receives()); got != d {
 			t.Errorf("%s round trip: %s", d, got)
 		}
-		if p, ok := parseDirection(d.String()); !ok || p != d {
+		if p, ok := ParseDirection(d.String()); !ok || p != d {
 			t.Errorf("parse %s", d)
 		}
 	}

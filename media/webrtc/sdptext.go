@@ -91,7 +91,7 @@ func parseBrowser(body []byte) (*browserSDP, error) {
 	}
 	sessDir := sdp.SendRecv
 	for _, a := range sd.Attributes {
-		if d, ok := parseDirection(a.Key); ok {
+		if d, ok := sdp.ParseDirection(a.Key); ok {
 			sessDir = d
 		}
 	}
@@ -103,13 +103,13 @@ func parseBrowser(body []byte) (*browserSDP, error) {
 		rtpmap := map[uint8]sdp.Codec{}
 		fmtp := map[uint8]string{}
 		for _, a := range md.Attributes {
-			if d, ok := parseDirection(a.Key); ok {
+			if d, ok := sdp.ParseDirection(a.Key); ok {
 				b.dir = d
 				continue
 			}
 			switch a.Key {
 			case "rtpmap":
-				if c, ok := parseRtpmap(a.Value); ok {
+				if c, ok := sdp.ParseRtpmap(a.Value); ok {
 					rtpmap[c.PT] = c
 				}
 			case "fmtp":
@@ -182,49 +182,6 @@ func (b *browserSDP) names() string {
 		n[i] = fmt.Sprintf("%s/%d", c.Name, c.ClockRate)
 	}
 	return strings.Join(n, " ")
-}
-
-// parseRtpmap reads "<pt> <name>/<rate>[/<channels>]".
-func parseRtpmap(v string) (sdp.Codec, bool) {
-	pt, enc, ok := strings.Cut(strings.TrimSpace(v), " ")
-	if !ok {
-		return sdp.Codec{}, false
-	}
-	n, err := strconv.ParseUint(pt, 10, 7)
-	if err != nil {
-		return sdp.Codec{}, false
-	}
-	parts := strings.Split(strings.TrimSpace(enc), "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" {
-		return sdp.Codec{}, false
-	}
-	rate, err := strconv.ParseUint(parts[1], 10, 32)
-	if err != nil {
-		return sdp.Codec{}, false
-	}
-	c := sdp.Codec{PT: uint8(n), Name: parts[0], ClockRate: uint32(rate), Channels: 1}
-	if len(parts) == 3 {
-		ch, err := strconv.Atoi(parts[2])
-		if err != nil || ch < 1 {
-			return sdp.Codec{}, false
-		}
-		c.Channels = ch
-	}
-	return c, true
-}
-
-func parseDirection(key string) (sdp.Direction, bool) {
-	switch key {
-	case "sendrecv":
-		return sdp.SendRecv, true
-	case "sendonly":
-		return sdp.SendOnly, true
-	case "recvonly":
-		return sdp.RecvOnly, true
-	case "inactive":
-		return sdp.Inactive, true
-	}
-	return 0, false
 }
 
 // sdpLine is one line of a body, without and with its line ending.
@@ -325,7 +282,7 @@ func isDirection(text string) bool {
 		return false
 	}
 	key, _, _ := strings.Cut(a, ":") // as parsers read it: "a=sendonly:" is sendonly
-	_, dir := parseDirection(key)
+	_, dir := sdp.ParseDirection(key)
 	return dir
 }
 
