@@ -358,7 +358,7 @@ func talk(t *testing.T, b *testBrowser, ph *testPhone, browserPT, phonePT uint8,
 			}
 			fromPhone++
 		case <-end:
-			time.Sleep(200 * time.Millisecond) // the last packets in flight
+			time.Sleep(time.Second) // the last packets in flight, on a busy machine too
 			return fromBrowser, fromPhone
 		}
 	}
