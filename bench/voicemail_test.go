@@ -22,21 +22,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
-	"runtime/pprof"
 	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -109,13 +103,6 @@ func vmSignal(i, seconds int) []int16 {
 
 func vmMailbox(i int) string { return strconv.Itoa(vmFirstMailbox + i) }
 
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
-
 // vmRecordings follows the recordings the server runs.
 type vmRecordings struct {
 	n   int
@@ -168,97 +155,13 @@ func (c vmDepositCall) Record(ctx context.Context, w io.WriteSeeker, opts voicem
 	return res, err
 }
 
-// procTicks returns a process's user+system CPU time from /proc.
-func procTicks(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:]) // after "pid (comm) "
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	const clkTck = 100 // USER_HZ on Linux
-	return time.Duration(u+st) * time.Second / clkTck, nil
-}
-
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// rssBytes is this process's resident set.
-func rssBytes() int64 {
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0
-	}
-	pages, _ := strconv.ParseInt(f[1], 10, 64)
-	return pages * int64(os.Getpagesize())
-}
-
-// udpRcvbufErrors is the kernel's count of UDP datagrams dropped for a full
-// socket buffer, all sockets of the machine (like bench/lib.sh's udp_drops).
-func udpRcvbufErrors() int64 {
-	b, err := os.ReadFile("/proc/net/snmp")
-	if err != nil {
-		return 0
-	}
-	var head []string
-	for line := range strings.Lines(string(b)) {
-		f := strings.Fields(line)
-		if len(f) == 0 || f[0] != "Udp:" {
-			continue
-		}
-		if head == nil {
-			head = f
-			continue
-		}
-		for i, name := range head {
-			if name == "RcvbufErrors" && i < len(f) {
-				v, _ := strconv.ParseInt(f[i], 10, 64)
-				return v
-			}
-		}
-	}
-	return 0
-}
-
-func heapInuse() uint64 {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapInuse
-}
-
 // TestVoicemailDeposits runs SENTRAL_BENCH_CALLS simultaneous voicemail
 // deposits (200) of SENTRAL_BENCH_SECONDS of audio (20) against one media
 // server and prints the server's CPU per stream and heap per call over the
 // window where every call is recording, with the phones' CPU apart; then
 // it checks that every message was stored whole.
 func TestVoicemailDeposits(t *testing.T) {
-	if os.Getenv("SENTRAL_BENCH") == "" {
-		t.Skip("benchmark: set SENTRAL_BENCH=1 (about 35 s)")
-	}
-	n := envInt("SENTRAL_BENCH_CALLS", 200)
-	seconds := envInt("SENTRAL_BENCH_SECONDS", 20)
-	window := min(vmMaxWindow, time.Duration(seconds)*time.Second-vmRamp-vmSettle-5*time.Second)
-	window = max(window, time.Second)
-	if os.Getenv("GOGC") == "" {
-		// What `sentral serve` runs with (runtime.gc_percent).
-		defer debug.SetGCPercent(debug.SetGCPercent(400))
-	}
+	n, seconds, window := benchLoad(t, "about 35 s", 200, 20, vmMaxWindow, vmRamp+vmSettle+5*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
@@ -285,12 +188,8 @@ func TestVoicemailDeposits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run", "^TestVoicemailPhones$", "-test.v", "-test.timeout", "3m")
-	cue, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := &vmRecordings{n: n, cue: cue, all: make(chan struct{}), res: map[string]vmRecorded{}}
+	// cue is the phones' stdin, set before they start.
+	rec := &vmRecordings{n: n, all: make(chan struct{}), res: map[string]vmRecorded{}}
 	apps := mediaserver.VoicemailApps(app)
 	apps[mediaserver.AppDeposit] = mediaserver.AppFunc(func(ctx context.Context, s *mediaserver.Session) {
 		app.Deposit(ctx, vmDepositCall{s, rec})
@@ -327,16 +226,18 @@ func TestVoicemailDeposits(t *testing.T) {
 	udp0 := udpRcvbufErrors()
 
 	report := filepath.Join(dir, "phones.json")
-	cfg, _ := json.Marshal(vmPhonesConfig{Addr: srv.Addr(), Tenant: tn.ID, Calls: n, Seconds: seconds, Report: report})
-	cmd.Env = append(os.Environ(), vmPhonesEnv+"="+string(cfg))
-	out := &vmOutput{}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
+	h, err := newHelper(ctx, "TestVoicemailPhones", vmPhonesEnv,
+		vmPhonesConfig{Addr: srv.Addr(), Tenant: tn.ID, Calls: n, Seconds: seconds, Report: report})
+	if err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	if rec.cue, err = h.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.start(); err != nil {
+		t.Fatal(err)
+	}
+	exited, out := h.exited, h.out
 
 	// The window: every call recording, after the last one settled.
 	select {
@@ -347,26 +248,12 @@ func TestVoicemailDeposits(t *testing.T) {
 		t.Fatalf("only %d of %d calls recording at once:\n%s", rec.active(), n, out.String())
 	}
 	time.Sleep(vmSettle)
-	if f := os.Getenv("SENTRAL_BENCH_CPUPROFILE"); f != "" {
-		pf, err := os.Create(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			t.Fatal(err)
-		}
-		defer pf.Close()
-		defer pprof.StopCPUProfile()
-	}
-	phonePID := cmd.Process.Pid
-	srv0, ph0 := selfCPU(), must(procTicks(phonePID))
-	w0 := time.Now()
-	time.Sleep(window)
-	srv1, ph1 := selfCPU(), must(procTicks(phonePID))
-	wall := time.Since(w0)
+	stopProfile := cpuProfile(t)
+	cpu := measure(window, h.cmd.Process.Pid)
+	wall := cpu.wall
 	steady := rec.active()
 	heap1, rss1, gor1 := heapInuse(), rssBytes(), runtime.NumGoroutine()
-	pprof.StopCPUProfile()
+	stopProfile()
 	if steady != n {
 		t.Errorf("%d of %d calls still recording at the end of the window: not steady", steady, n)
 	}
@@ -446,36 +333,11 @@ func TestVoicemailDeposits(t *testing.T) {
 		"phones-cpu=%.3f%%core/stream heap=%.1fKB/call rss=%.1fKB/call goroutines=%.1f/call "+
 		"rows=%d by-key=%d lost-pkts=%d missing-frames=%d bad-files=%d server-bye=%d phone-errors=%d "+
 		"greeting-unheard-frames=%d greeting-rx-lost=%d greeting-rx-dropped=%d udp-rcvbuf-errors=%d",
-		n, seconds, wall.Seconds(), perStream(srv1-srv0), perStream(ph1-ph0),
+		n, seconds, wall.Seconds(), perStream(cpu.self), perStream(cpu.peer),
 		float64(int64(heap1)-int64(heap0))/kb/float64(n), float64(rss1-rss0)/kb/float64(n),
 		float64(gor1-gor0)/float64(n), rows, byKey, lost, missing, badWAV, serverBye, phoneErrs,
 		short, rxLost, rxOverflow, udpRcvbufErrors()-udp0)
 	fmt.Println(line)
-}
-
-// vmOutput collects the helper's output for error messages.
-type vmOutput struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *vmOutput) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *vmOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
-
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
 }
 
 // TestVoicemailPhones is TestVoicemailDeposits' phones, in their own

@@ -27,11 +27,8 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
-	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -169,17 +166,7 @@ func (s *wrSignal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // ways, with the peers' CPU apart; then it checks every frame arrived
 // unaltered and the gateway released every port.
 func TestWebRTCGateway(t *testing.T) {
-	if os.Getenv("SENTRAL_BENCH") == "" {
-		t.Skip("benchmark: set SENTRAL_BENCH=1 (about 25 s)")
-	}
-	n := envInt("SENTRAL_BENCH_CALLS", 100)
-	seconds := envInt("SENTRAL_BENCH_SECONDS", 16)
-	window := min(wrMaxWindow, time.Duration(seconds)*time.Second-wrRamp-wrSettle-3*time.Second)
-	window = max(window, time.Second)
-	if os.Getenv("GOGC") == "" {
-		// What `sentral serve` runs with (runtime.gc_percent).
-		defer debug.SetGCPercent(debug.SetGCPercent(400))
-	}
+	n, seconds, window := benchLoad(t, "about 25 s", 100, 16, wrMaxWindow, wrRamp+wrSettle+3*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
@@ -209,17 +196,15 @@ func TestWebRTCGateway(t *testing.T) {
 
 	dir := t.TempDir()
 	report := filepath.Join(dir, "peers.json")
-	cfg, _ := json.Marshal(wrPeersConfig{URL: "http://" + ln.Addr().String(), Calls: n, Seconds: seconds, Report: report})
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run", "^TestWebRTCPeers$", "-test.v", "-test.timeout", "3m")
-	cmd.Env = append(os.Environ(), wrPeersEnv+"="+string(cfg))
-	out := &vmOutput{}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
+	h, err := newHelper(ctx, "TestWebRTCPeers", wrPeersEnv,
+		wrPeersConfig{URL: "http://" + ln.Addr().String(), Calls: n, Seconds: seconds, Report: report})
+	if err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	if err := h.start(); err != nil {
+		t.Fatal(err)
+	}
+	exited, out := h.exited, h.out
 
 	// The window: every call relaying both ways, after a settling second.
 	flowing := func() int {
@@ -244,18 +229,7 @@ wait:
 		}
 	}
 	time.Sleep(wrSettle)
-	if f := os.Getenv("SENTRAL_BENCH_CPUPROFILE"); f != "" {
-		pf, err := os.Create(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			t.Fatal(err)
-		}
-		defer pf.Close()
-		defer pprof.StopCPUProfile()
-	}
-	peersPID := cmd.Process.Pid
+	stopProfile := cpuProfile(t)
 	type counts struct{ toBrowser, toPhone uint64 }
 	snap := func() (c counts) {
 		for _, l := range sig.all() {
@@ -266,16 +240,13 @@ wait:
 		return c
 	}
 	c0 := snap()
-	gw0, pe0 := selfCPU(), must(procTicks(peersPID))
-	w0 := time.Now()
-	time.Sleep(window)
-	gw1, pe1 := selfCPU(), must(procTicks(peersPID))
-	wall := time.Since(w0)
+	cpu := measure(window, h.cmd.Process.Pid)
+	wall := cpu.wall
 	c1 := snap()
 	steady := flowing()
 	heap1, rss1, gor1 := heapInuse(), rssBytes(), runtime.NumGoroutine()
 	legsLive := gw.Legs()
-	pprof.StopCPUProfile()
+	stopProfile()
 	if legsLive != n {
 		t.Errorf("%d of %d legs live at the end of the window", legsLive, n)
 	}
@@ -330,7 +301,7 @@ wait:
 		"peers-cpu=%.3f%%core/call relayed=%.0fpps heap=%.1fKB/call rss=%.1fKB/call goroutines=%.1f/call "+
 		"steady=%d frames-to-phone=%d/%d frames-to-browser=%d/%d relayed-to-phone=%d relayed-to-browser=%d "+
 		"lost=%d warmup-lost=%d corrupt=%d call-errors=%d connect-max=%dms udp-rcvbuf-errors=%d",
-		n, seconds, wall.Seconds(), perCall(gw1-gw0), perCall(pe1-pe0), pps,
+		n, seconds, wall.Seconds(), perCall(cpu.self), perCall(cpu.peer), pps,
 		float64(int64(heap1)-int64(heap0))/kb/float64(n), float64(rss1-rss0)/kb/float64(n),
 		float64(gor1-gor0)/float64(n), steady, gotP, sentB, gotB, sentP, relayedP, relayedB,
 		lostToPhone+lostToBrowser, warmLost, corrupt, errs, connectMax, udpRcvbufErrors()-udp0)
