@@ -19,48 +19,97 @@ import (
 	"github.com/sentralpbx/sentral/store/sqlite"
 )
 
-// v3 builds a database at schema version 3 (before the number plan) with
-// the back end's own migration files, and fills it with what an installed
-// switch has: a tenant, an extension, a group, a registering trunk, a peer
-// trunk by IPv4 address and one by host name, and a desk phone.
-func v3(t *testing.T, driver, dsn, dir, migrationsDDL string) {
+// legacy is a database at an old schema version, built with the back
+// end's own migration files, for the upgrade tests to fill with what an
+// installed switch has.
+type legacy struct {
+	t   *testing.T
+	ctx context.Context
+	db  *sql.DB
+	now time.Time
+}
+
+// insert runs an INSERT and returns the new row's id.
+func (l *legacy) insert(q string, args ...any) int64 {
+	l.t.Helper()
+	var id int64
+	if err := l.db.QueryRowContext(l.ctx, q+" RETURNING id", args...).Scan(&id); err != nil {
+		l.t.Fatalf("%s: %v", q, err)
+	}
+	return id
+}
+
+// exec runs a statement.
+func (l *legacy) exec(q string, args ...any) {
+	l.t.Helper()
+	if _, err := l.db.ExecContext(l.ctx, q, args...); err != nil {
+		l.t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// upgradeFrom builds a database at schema version (on "sqlite" or
+// "postgres"), lets seed fill it, opens it with the current store (which
+// migrates it) and hands the store to check.
+func upgradeFrom(t *testing.T, backend string, version int, seed func(*legacy), check func(*testing.T, store.Store)) {
 	t.Helper()
 	ctx := context.Background()
+	var driver, dsn, dir, ddl string
+	var open func() (store.Store, error)
+	switch backend {
+	case "sqlite":
+		path := filepath.Join(t.TempDir(), "old.db")
+		driver, dsn, dir = "sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_time_format=sqlite", "../sqlite/migrations"
+		ddl = `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)`
+		open = func() (store.Store, error) { return sqlite.Open(ctx, path, sqlite.Options{}) }
+	case "postgres":
+		dsn = pgtest.DSN(t, "sqlstore_test")
+		driver, dir = "pgx", "../postgres/migrations"
+		ddl = `CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY KEY, applied_at timestamptz NOT NULL)`
+		open = func() (store.Store, error) { return postgres.Open(ctx, dsn, postgres.Options{}) }
+	default:
+		t.Fatalf("unknown back end %q", backend)
+	}
 	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	if _, err := db.ExecContext(ctx, migrationsDDL); err != nil {
-		t.Fatal(err)
+	l := &legacy{t: t, ctx: ctx, db: db, now: time.Now().UTC().Truncate(time.Microsecond)}
+	l.exec(ddl)
+	files, err := filepath.Glob(filepath.Join(dir, "*.sql"))
+	if err != nil || len(files) < version {
+		t.Fatalf("migrations in %s: %d files, %v", dir, len(files), err)
 	}
-	now := time.Now().UTC().Truncate(time.Microsecond)
-	for v, name := range []string{"0001_init.sql", "0002_bindings.sql", "0003_cdrs.sql"} {
-		body, err := os.ReadFile(filepath.Join(dir, name))
+	slices.Sort(files)
+	for v, name := range files[:version] {
+		body, err := os.ReadFile(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.ExecContext(ctx, string(body)); err != nil {
-			t.Fatalf("apply %s: %v", name, err)
-		}
-		if _, err := db.ExecContext(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", v+1, now); err != nil {
-			t.Fatal(err)
-		}
+		l.exec(string(body))
+		l.exec("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", v+1, l.now)
 	}
-	var tid int64
-	insert := func(q string, args ...any) int64 {
-		t.Helper()
-		var id int64
-		if err := db.QueryRowContext(ctx, q+" RETURNING id", args...).Scan(&id); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		return id
+	seed(l)
+	db.Close()
+	st, err := open()
+	if err != nil {
+		t.Fatalf("open the version %d database: %v", version, err)
 	}
-	tid = insert("INSERT INTO tenants (version, created_at, updated_at, name, display_name, domain, switchboard_number) VALUES (1, $1, $1, 'fjordvik', 'Fjordvik', 'fjordvik.example.no', '+4755550000')", now)
+	defer st.Close()
+	check(t, st)
+}
+
+// backends are the stores the upgrade tests run on.
+var backends = []string{"sqlite", "postgres"}
+
+// v3 fills a database at schema version 3 (before the number plan) with
+// what an installed switch has: a tenant, an extension, a group, a
+// registering trunk, a peer trunk by IPv4 address and one by host name,
+// and a desk phone.
+func v3(l *legacy) {
+	insert, now := l.insert, l.now
+	tid := insert("INSERT INTO tenants (version, created_at, updated_at, name, display_name, domain, switchboard_number) VALUES (1, $1, $1, 'fjordvik', 'Fjordvik', 'fjordvik.example.no', '+4755550000')", now)
 	for i, r := range [][3]string{{"ext", "2000", "2999"}, {"did", "+4755550000", "+4755550999"}} {
-		if _, err := db.ExecContext(ctx, "INSERT INTO tenant_ranges (tenant_id, position, kind, first_number, last_number) VALUES ($1, $2, $3, $4, $5)", tid, i, r[0], r[1], r[2]); err != nil {
-			t.Fatal(err)
-		}
+		l.exec("INSERT INTO tenant_ranges (tenant_id, position, kind, first_number, last_number) VALUES ($1, $2, $3, $4, $5)", tid, i, r[0], r[1], r[2])
 	}
 	insert("INSERT INTO extensions (version, created_at, updated_at, tenant_id, number, display_name, cos, enabled) VALUES (1, $1, $1, $2, '2001', 'Kari', 'mobile', $3)", now, tid, true)
 	insert("INSERT INTO ring_groups (version, created_at, updated_at, tenant_id, number, name, strategy, ring_seconds) VALUES (1, $1, $1, $2, '2900', 'Sentralbord', 'hunt', 20)", now, tid)
@@ -136,26 +185,8 @@ func checkUpgraded(t *testing.T, st store.Store) {
 	}
 }
 
-func TestUpgradeFromV3SQLite(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "old.db")
-	v3(t, "sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_time_format=sqlite", "../sqlite/migrations",
-		`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)`)
-	st, err := sqlite.Open(context.Background(), path, sqlite.Options{})
-	if err != nil {
-		t.Fatalf("open the version 3 database: %v", err)
+func TestUpgradeFromV3(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b, func(t *testing.T) { upgradeFrom(t, b, 3, v3, checkUpgraded) })
 	}
-	defer st.Close()
-	checkUpgraded(t, st)
-}
-
-func TestUpgradeFromV3Postgres(t *testing.T) {
-	dsn := pgtest.DSN(t, "sqlstore_test")
-	v3(t, "pgx", dsn, "../postgres/migrations",
-		`CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY KEY, applied_at timestamptz NOT NULL)`)
-	st, err := postgres.Open(context.Background(), dsn, postgres.Options{})
-	if err != nil {
-		t.Fatalf("open the version 3 database: %v", err)
-	}
-	defer st.Close()
-	checkUpgraded(t, st)
 }
