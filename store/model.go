@@ -74,7 +74,23 @@ type Tenant struct {
 	// UnknownDID is what an inbound call to an unassigned number of the
 	// tenant's DID ranges gets.
 	UnknownDID UnknownDID `json:"unknown_did"`
+	// CDRRetentionDays is how long call records are kept: records that
+	// started more days ago are deleted automatically (privacy). 0 keeps
+	// them forever.
+	CDRRetentionDays int `json:"cdr_retention_days"`
+	// ReportMaskDigits is how many trailing digits of external numbers
+	// billing reports hide; 0 shows them whole.
+	ReportMaskDigits int `json:"report_mask_digits"`
+	// PhonebookSecret is the PBKDF2 hash (store/passhash) of the password
+	// desk phones bind to the LDAP phone book with; "" lets no phone bind.
+	PhonebookSecret string `json:"-"`
 }
+
+// Bounds of the tenant's privacy settings.
+const (
+	MaxCDRRetentionDays = 36600 // a century: longer is a typo
+	MaxReportMaskDigits = 8     // a Norwegian subscriber number
+)
 
 // ValidOutsidePrefix reports whether p is a usable outside-line prefix:
 // empty, or 1 to MaxOutsidePrefixDigits digits.
@@ -722,4 +738,29 @@ type VoicemailMessage struct {
 type VoicemailCounts struct {
 	New   int `json:"new"`
 	Saved int `json:"saved"`
+}
+
+// EntityTariff names tariffs in FieldErrors. Tariffs are kept as
+// revisions outside the change log: they are read when calls are rated,
+// not by the call path.
+const EntityTariff Entity = "tariff"
+
+// Tariff is one revision of a tenant's tariff. Spec is its canonical JSON,
+// whose format directory/billing owns; the store keeps it verbatim. The
+// newest revision of a tenant is its current tariff; call records name
+// the revision that priced them.
+type Tariff struct {
+	ID        int64     `json:"id"`
+	TenantID  int64     `json:"tenant_id"`
+	Name      string    `json:"name"`
+	Spec      string    `json:"spec"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// CDRPrice is the rating of one call record: its price in øre and the
+// tariff revision that gave it.
+type CDRPrice struct {
+	ID       int64
+	PriceOre int64
+	TariffID int64
 }

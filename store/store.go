@@ -92,6 +92,8 @@ type Store interface {
 	CDRs() CDRStore
 	// Voicemail holds the metadata of recorded voicemail messages.
 	Voicemail() VoicemailStore
+	// Tariffs holds the tenants' tariff revisions.
+	Tariffs() TariffStore
 
 	// TenantByDomain finds the tenant owning a SIP domain (the request's realm).
 	TenantByDomain(ctx context.Context, domain string) (Tenant, error)
@@ -189,6 +191,36 @@ type CDRStore interface {
 	Get(ctx context.Context, id int64) (CDR, error)
 	// List returns the records matching f, ordered by start time (then id).
 	List(ctx context.Context, f CDRFilter) ([]CDR, error)
+	// Scan returns up to limit closed records with an id above afterID
+	// that match f (TenantID, From, To; Ext, Limit and Offset are
+	// ignored), ordered by id: the rater pages through millions of
+	// records with it, resuming after the last id it saw. With unrated
+	// set only records without a price are returned.
+	Scan(ctx context.Context, f CDRFilter, afterID int64, limit int, unrated bool) ([]CDR, error)
+	// SetPrices stores the ratings of closed records in one transaction
+	// (or the caller's); ids that do not exist or are still open are
+	// skipped (an open record is rated when it closes).
+	SetPrices(ctx context.Context, ps []CDRPrice) error
+	// Purge deletes the closed records of a tenant that started before
+	// `before` and returns how many it deleted (retention, see
+	// Tenant.CDRRetentionDays). Open records are never deleted.
+	Purge(ctx context.Context, tenantID int64, before time.Time) (int, error)
+}
+
+// TariffStore keeps tariff revisions (see Tariff). Like CDRs, tariffs
+// outlive their tenant: they explain the prices of the records it left.
+// Refusals are *FieldError values with Entity EntityTariff.
+type TariffStore interface {
+	// Add stores a new revision, which becomes the tenant's current
+	// tariff, and returns its id. TenantID (an existing tenant), Name and
+	// Spec are required; ID and CreatedAt are set by the store.
+	Add(ctx context.Context, t Tariff) (int64, error)
+	// Current returns the tenant's newest revision (ErrNotFound: none).
+	Current(ctx context.Context, tenantID int64) (Tariff, error)
+	// Get returns one revision.
+	Get(ctx context.Context, id int64) (Tariff, error)
+	// List returns a tenant's revisions, newest first.
+	List(ctx context.Context, tenantID int64) ([]Tariff, error)
 }
 
 // CDRFilter narrows CDRStore.List. Zero values do not filter.

@@ -8,14 +8,9 @@
 package voicemail
 
 import (
-	"crypto/pbkdf2"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
 	"fmt"
-	"strconv"
-	"strings"
+
+	"github.com/sentralpbx/sentral/store/passhash"
 )
 
 // PINIterations is the PBKDF2 work factor for new PIN hashes. A PIN has at
@@ -24,62 +19,16 @@ import (
 // hundreds of extensions stay quick while brute force still costs hours.
 const PINIterations = 100_000
 
-const (
-	pinSaltLen = 16
-	pinKeyLen  = 32
-	pinScheme  = "pbkdf2-sha256"
-)
-
-var b64 = base64.RawStdEncoding
-
-// HashPIN returns a PHC-style hash of pin:
+// HashPIN returns a PHC-style hash of pin (see store/passhash):
 // $pbkdf2-sha256$i=<iterations>$<salt>$<hash>, with unpadded standard base64.
 func HashPIN(pin string) (string, error) {
-	salt := make([]byte, pinSaltLen)
-	if _, err := rand.Read(salt); err != nil {
-		return "", fmt.Errorf("hash PIN: salt: %w", err)
-	}
-	key, err := pbkdf2.Key(sha256.New, pin, salt, PINIterations, pinKeyLen)
+	h, err := passhash.Hash(pin, PINIterations)
 	if err != nil {
 		return "", fmt.Errorf("hash PIN: %w", err)
 	}
-	return fmt.Sprintf("$%s$i=%d$%s$%s", pinScheme, PINIterations, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+	return h, nil
 }
 
-// VerifyPIN reports whether pin matches hash. A malformed hash never
-// matches. The comparison takes constant time so the response time does not
-// reveal how much of a guess was right.
-func VerifyPIN(hash, pin string) bool {
-	iter, salt, want, ok := parsePINHash(hash)
-	if !ok {
-		return false
-	}
-	got, err := pbkdf2.Key(sha256.New, pin, salt, iter, len(want))
-	if err != nil {
-		return false
-	}
-	return subtle.ConstantTimeCompare(got, want) == 1
-}
-
-// maxPINIterations bounds the work a stored hash can demand, so a corrupted
-// or planted row cannot stall a voicemail login for minutes.
-const maxPINIterations = 10_000_000
-
-// parsePINHash splits "$pbkdf2-sha256$i=N$salt$key" into its parts.
-func parsePINHash(hash string) (iter int, salt, key []byte, ok bool) {
-	parts := strings.Split(hash, "$") // "", scheme, params, salt, key
-	if len(parts) != 5 || parts[0] != "" || parts[1] != pinScheme || !strings.HasPrefix(parts[2], "i=") {
-		return 0, nil, nil, false
-	}
-	iter, err := strconv.Atoi(parts[2][len("i="):])
-	if err != nil || iter < 1 || iter > maxPINIterations {
-		return 0, nil, nil, false
-	}
-	if salt, err = b64.DecodeString(parts[3]); err != nil {
-		return 0, nil, nil, false
-	}
-	if key, err = b64.DecodeString(parts[4]); err != nil || len(key) == 0 {
-		return 0, nil, nil, false
-	}
-	return iter, salt, key, true
-}
+// VerifyPIN reports whether pin matches hash, in constant time; a
+// malformed hash never matches.
+func VerifyPIN(hash, pin string) bool { return passhash.Verify(hash, pin) }

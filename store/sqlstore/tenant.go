@@ -19,13 +19,16 @@ var (
 func tenantTable() *table[store.Tenant, *store.Tenant] {
 	return &table[store.Tenant, *store.Tenant]{
 		entity: store.EntityTenant, name: "tenants", keyCol: "name", global: true, ownerCol: "id",
-		cols:  []string{"name", "display_name", "domain", "switchboard_number", "outside_prefix", "unknown_did"},
+		cols: []string{"name", "display_name", "domain", "switchboard_number", "outside_prefix", "unknown_did",
+			"cdr_retention_days", "report_mask_digits", "phonebook_secret"},
 		order: "name, id",
 		dest: func(v *store.Tenant) []any {
-			return []any{&v.Name, &v.DisplayName, &v.Domain, &v.SwitchboardNumber, &v.OutsidePrefix, &v.UnknownDID}
+			return []any{&v.Name, &v.DisplayName, &v.Domain, &v.SwitchboardNumber, &v.OutsidePrefix, &v.UnknownDID,
+				&v.CDRRetentionDays, &v.ReportMaskDigits, &v.PhonebookSecret}
 		},
 		args: func(v *store.Tenant) []any {
-			return []any{v.Name, v.DisplayName, v.Domain, v.SwitchboardNumber, v.OutsidePrefix, string(v.UnknownDID)}
+			return []any{v.Name, v.DisplayName, v.Domain, v.SwitchboardNumber, v.OutsidePrefix, string(v.UnknownDID),
+				v.CDRRetentionDays, v.ReportMaskDigits, v.PhonebookSecret}
 		},
 		key:      func(v *store.Tenant) string { return v.Name },
 		tenantID: func(v *store.Tenant) int64 { return v.ID },
@@ -97,6 +100,14 @@ func checkTenant(ctx context.Context, tx *Store, v, old *store.Tenant) error {
 	}
 	if err := tx.checkUnique(ctx, e, "tenants", "name", "name", v.Name, 0, v.ID); err != nil {
 		return err
+	}
+	if v.CDRRetentionDays < 0 || v.CDRRetentionDays > store.MaxCDRRetentionDays {
+		return fieldErr(e, "cdr_retention_days", strconv.Itoa(v.CDRRetentionDays), store.ErrInvalid,
+			"must be 0 (keep call records forever) or a number of days up to %d", store.MaxCDRRetentionDays)
+	}
+	if v.ReportMaskDigits < 0 || v.ReportMaskDigits > store.MaxReportMaskDigits {
+		return fieldErr(e, "report_mask_digits", strconv.Itoa(v.ReportMaskDigits), store.ErrInvalid,
+			"must be 0 (show external numbers whole) to %d", store.MaxReportMaskDigits)
 	}
 	if len(v.Domain) > 253 || !domainRE.MatchString(v.Domain) {
 		return fieldErr(e, "domain", v.Domain, store.ErrInvalid, "must be a lower-case DNS name such as fjordvik.kommune.no")

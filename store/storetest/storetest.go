@@ -55,6 +55,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Bindings", func(t *testing.T) { testBindings(t, h) })
 	t.Run("CDRs", func(t *testing.T) { testCDRs(t, h) })
 	t.Run("Voicemail", func(t *testing.T) { testVoicemail(t, h) })
+	t.Run("Billing", func(t *testing.T) { testBilling(t, h) })
 }
 
 // open gives a test its store, its second handle and a context that ends
