@@ -20,8 +20,13 @@ type Entry struct {
 	Title      string
 	Department string
 	Site       string
-	Numbers    []string // extensions, DIDs, mobile
-	Visibility string   // store.Visibility: "listed", "internal" or "secret"
+	// Numbers are every number the entry is found by: its extension
+	// numbers first, then their public numbers (E.164), then Mobile.
+	Numbers    []string
+	Mobile     string // E.164, also in Numbers; "" for none
+	Email      string
+	Notes      string // for operators, e.g. "on leave until 3 December"
+	Visibility string // store.Visibility: "listed", "internal" or "secret"
 }
 
 // Visibility values, as store.Visibility. The strings are repeated here so
@@ -222,6 +227,20 @@ func sortName(e *Entry) string {
 
 // Len returns the number of entries in the index.
 func (ix *Index) Len() int { return len(ix.entries) }
+
+// All returns every entry q may see (Text, Limit and Offset are ignored),
+// in phone-book order: for phone books that list everything at once.
+func (ix *Index) All(q Query) []Entry {
+	out := make([]Entry, 0, len(ix.byName))
+	for _, i := range ix.byName {
+		if q.sees(ix.docs[i].vis) {
+			e := ix.entries[i]
+			e.Numbers = slices.Clone(e.Numbers)
+			out = append(out, e)
+		}
+	}
+	return out
+}
 
 func (q Query) sees(v visibility) bool {
 	switch v {

@@ -192,3 +192,27 @@ func TestConcurrentSearch(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestAllFollowsVisibilityAndOrder(t *testing.T) {
+	ix := NewIndex(phoneBook)
+	var names []string
+	for _, e := range ix.All(Query{Internal: true}) {
+		if e.Visibility == VisibilitySecret {
+			t.Errorf("All(internal) returned secret entry %q", e.Name)
+		}
+		names = append(names, e.Name)
+	}
+	listed := ix.All(Query{})
+	if len(listed) >= len(names) || len(names) >= len(phoneBook) {
+		t.Errorf("listed %d, internal %d, all %d entries; want listed < internal < all", len(listed), len(names), len(phoneBook))
+	}
+	for i := 1; i < len(names); i++ {
+		a, b := ix.All(Query{Internal: true})[i-1], ix.All(Query{Internal: true})[i]
+		if Compare(sortName(&a), sortName(&b)) > 0 {
+			t.Errorf("All order: %q before %q", a.Name, b.Name)
+		}
+	}
+	if n := len(ix.All(Query{Switchboard: true})); n != len(phoneBook) {
+		t.Errorf("All(switchboard) = %d entries, want %d", n, len(phoneBook))
+	}
+}
