@@ -47,7 +47,6 @@ func must[T any](t *testing.T, ctx context.Context, repo store.Repo[T], v T) T {
 	return v
 }
 
-
 // municipality fills fjordvik with people, a service extension and the
 // switchboard group, and bergvik with one person of the same name.
 func municipality(t *testing.T, ctx context.Context, st store.Store) (fjordvik, bergvik store.Tenant) {
