@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/sentralpbx/sentral/directory"
 	"net"
 	"net/netip"
 	"sync"
@@ -23,7 +24,19 @@ type planCatalog struct {
 	hosts *trunkHosts
 	// media is the media server's SIP address ("" without one).
 	media string
+	// names is the phone book that names callers (nil: none).
+	names *directory.Directory
 }
+
+// CallerName names a calling number by the phone book (routing.NameFinder).
+func (p planCatalog) CallerName(tenantID int64, number string) (string, bool) {
+	if p.names == nil {
+		return "", false
+	}
+	return p.names.NameFor(tenantID, number)
+}
+
+var _ routing.NameFinder = planCatalog{}
 
 // MediaServer names the media server for voicemail (routing.MediaFinder).
 func (p planCatalog) MediaServer() string { return p.media }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sentralpbx/sentral/directory"
 	"net"
 	"net/http"
 	"os"
@@ -75,7 +76,11 @@ func (a *app) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sipStack, err := newSIP(ctx, a.cfg, st, cat, log)
+	dir := directory.New(st, log.Named("directory"))
+	if err := dir.Load(ctx); err != nil {
+		return err
+	}
+	sipStack, err := newSIP(ctx, a.cfg, st, cat, dir, log)
 	if err != nil {
 		return err
 	}
@@ -144,11 +149,17 @@ func (a *app) serve(ctx context.Context) error {
 			}
 		}()
 	}
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		if err := cat.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			errs <- fmt.Errorf("catalog: %w", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := dir.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			errs <- fmt.Errorf("directory: %w", err)
 		}
 	}()
 	go func() {

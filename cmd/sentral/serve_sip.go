@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/sentralpbx/sentral/directory"
 	"net"
 	"os"
 	"time"
@@ -56,7 +57,7 @@ type sipStack struct {
 // newSIP builds the SIP front end and binds its listeners, so a busy port
 // is reported before serve says it is ready. It returns nil when
 // sip.listen is empty.
-func newSIP(ctx context.Context, cfg Config, st store.Store, cat *catalog.Catalog, log *zap.Logger) (*sipStack, error) {
+func newSIP(ctx context.Context, cfg Config, st store.Store, cat *catalog.Catalog, names *directory.Directory, log *zap.Logger) (*sipStack, error) {
 	if cfg.SIP.Listen == "" {
 		log.Info("sip disabled (sip.listen is empty)")
 		return nil, nil
@@ -91,7 +92,7 @@ func newSIP(ctx context.Context, cfg Config, st store.Store, cat *catalog.Catalo
 	// phone may reuse its REGISTER nonce for an INVITE.
 	authn := auth.NewAuthenticator(auth.Options{})
 	hosts := &trunkHosts{}
-	plan := planCatalog{Catalog: cat, hosts: hosts}
+	plan := planCatalog{Catalog: cat, hosts: hosts, names: names}
 	records := callrecord.New(st, log.Named("cdr"), callrecord.Options{Node: node})
 	// Records a crash left open are closed before this process opens any:
 	// they belong to calls that cannot be going on any more.

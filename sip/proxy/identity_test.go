@@ -90,3 +90,23 @@ func TestWantsPrivacy(t *testing.T) {
 		}
 	}
 }
+
+// TestPresentName: towards an extension the caller shows by the phone
+// book, replacing whatever identity came in; a withheld caller stays so.
+func TestPresentName(t *testing.T) {
+	req := parseReq(t, strings.Replace(phoneInvite, "%s\n", "", 1))
+	presentName(req, "Kari Ødegård-Hansen", "sip:2101@fjordvik.test")
+	if got := req.From().Value(); !strings.HasPrefix(got, `"Kari Ødegård-Hansen" <sip:2101@fjordvik.test>;tag=abc`) {
+		t.Errorf("From %q", got)
+	}
+	pai := req.GetHeaders("P-Asserted-Identity")
+	if len(pai) != 1 || pai[0].Value() != `"Kari Ødegård-Hansen" <sip:2101@fjordvik.test>` {
+		t.Errorf("P-Asserted-Identity %v, want only ours", pai)
+	}
+
+	withheld := parseReq(t, strings.Replace(phoneInvite, "%s", "Privacy: id", 1))
+	presentName(withheld, "Kari Ødegård-Hansen", "sip:2101@fjordvik.test")
+	if got := withheld.From().Value(); strings.Contains(got, "Ødegård") {
+		t.Errorf("withheld caller named: From %q", got)
+	}
+}

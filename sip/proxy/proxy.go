@@ -654,6 +654,8 @@ func (p *Proxy) prepare(req *sip.Request, t routing.Target, pop int, recordRoute
 	}
 	if t.Outbound != nil {
 		presentAs(out, t.Outbound)
+	} else if t.CallerName != "" {
+		presentName(out, t.CallerName, t.CallerIdentity)
 	}
 	if t.Diversion != "" {
 		// RFC 5806: who forwarded the call and why, for the callee's
@@ -704,6 +706,26 @@ func (p *Proxy) prepare(req *sip.Request, t routing.Target, pop int, recordRoute
 		out.Laddr = sip.Addr{}
 	}
 	return out, nil
+}
+
+// presentName shows the callee who is calling by the phone book: the From
+// display name, and a P-Asserted-Identity with name and URI that replaces
+// any other (RFC 3325: inside our trust domain we assert identities; what
+// phones claim was dropped on the way in). A withheld caller (Privacy: id)
+// stays anonymous.
+func presentName(out *sip.Request, name, identity string) {
+	if wantsPrivacy(out) {
+		return
+	}
+	if from := out.From(); from != nil {
+		from.DisplayName = name
+	}
+	if identity == "" {
+		return
+	}
+	for out.RemoveHeader("P-Asserted-Identity") {
+	}
+	out.AppendHeader(sip.NewHeader("P-Asserted-Identity", nameAddr(name, identity)))
 }
 
 // presentAs makes a request leaving through a trunk show the caller as the

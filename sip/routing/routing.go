@@ -174,6 +174,11 @@ type Target struct {
 	// Diversion, when set, is sent as a Diversion header (RFC 5806): the
 	// call was forwarded by this extension, for the reason given.
 	Diversion string
+	// CallerName and CallerIdentity, when set, present the caller to
+	// the callee by the phone book: the From display name and a
+	// P-Asserted-Identity (RFC 3325) with this name and URI. Only on
+	// targets inside the PBX; trunks get Outbound instead.
+	CallerName, CallerIdentity string
 }
 
 // Outcome is how a stage of a call ended without an answer.
@@ -267,8 +272,70 @@ func reject(code int, reason, why string) Decision {
 	return Decision{Kind: Reject, Code: code, Reason: reason, Why: why}
 }
 
+// NameFinder, when the State implements it, names the numbers calls come
+// from (the phone book): internal and inbound calls then present the
+// caller's directory name to the callee.
+type NameFinder interface {
+	CallerName(tenantID int64, number string) (string, bool)
+}
+
 // Decide routes one request.
 func Decide(req Request, st State) Decision {
+	d := decide(req, st)
+	if nf, ok := st.(NameFinder); ok {
+		present(&d, nf)
+	}
+	return d
+}
+
+// present names the caller on the targets of a new internal or inbound
+// call, when the phone book knows the number. A name the phone or the
+// operator sent stays when the book has none.
+func present(d *Decision, nf NameFinder) {
+	if d.Kind != Fork && d.Kind != Feature {
+		return
+	}
+	var tenant store.Tenant
+	var number, uri string
+	switch d.Direction {
+	case DirInternal:
+		tenant, number = d.CallerTenant, d.CallerExt
+		uri = "sip:" + number + "@" + tenant.Domain
+	case DirInbound:
+		tenant, number = d.CalleeTenant, d.Caller
+		uri = "sip:" + number + "@" + tenant.Domain + ";user=phone"
+	default:
+		return
+	}
+	if tenant.ID == 0 || number == "" || strings.ContainsAny(number, `@;<>" \`) {
+		return
+	}
+	name, ok := nf.CallerName(tenant.ID, number)
+	// Names come from admins: nothing in them may break the header.
+	name = strings.TrimSpace(strings.Map(func(r rune) rune {
+		if r == '"' || r == '\\' || r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, name))
+	if !ok || name == "" {
+		return
+	}
+	set := func(ts []Target) {
+		for i := range ts {
+			if ts[i].Outbound == nil {
+				ts[i].CallerName, ts[i].CallerIdentity = name, uri
+			}
+		}
+	}
+	set(d.Targets)
+	for i := range d.Next {
+		set(d.Next[i].Targets)
+	}
+}
+
+// decide routes one request; Decide adds the caller's name.
+func decide(req Request, st State) Decision {
 	if req.MaxForwards == 0 {
 		return reject(StatusTooManyHops, "Too Many Hops", "max-forwards reached 0")
 	}
