@@ -158,12 +158,10 @@ func build(ctx context.Context, st store.Store) (*snapshot, error) {
 // wins (people before services), so a shared line shows its person.
 func (b *book) addNames(name string, numbers []string) {
 	for _, n := range numbers {
-		k := numberKey(n)
-		if k == "" || k == "+" {
-			continue
-		}
-		if _, taken := b.names[k]; !taken {
-			b.names[k] = name
+		for _, k := range search.NumberKeys(n) {
+			if _, taken := b.names[k]; !taken {
+				b.names[k] = name
+			}
 		}
 	}
 }

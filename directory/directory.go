@@ -10,7 +10,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,7 +45,7 @@ type snapshot struct {
 type book struct {
 	tenant store.Tenant
 	index  *search.Index
-	names  map[string]string // number key (see numberKey) -> name
+	names  map[string]string // every search.NumberKeys form of a number -> name
 }
 
 // maxBindCache bounds the remembered passwords; the cache is dropped
@@ -194,46 +193,10 @@ func (d *Directory) NameFor(tenantID int64, number string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	for _, k := range lookupKeys(number) {
+	for _, k := range search.NumberKeys(number) {
 		if n, ok := b.names[k]; ok {
 			return n, true
 		}
 	}
 	return "", false
-}
-
-// numberKey is the form numbers are stored under in book.names: digits,
-// with a leading '+' for international format.
-func numberKey(n string) string {
-	var sb strings.Builder
-	for i, r := range strings.TrimSpace(n) {
-		switch {
-		case r >= '0' && r <= '9':
-			sb.WriteRune(r)
-		case r == '+' && i == 0:
-			sb.WriteRune(r)
-		}
-	}
-	k := sb.String()
-	if strings.HasPrefix(k, "00") {
-		k = "+" + k[2:]
-	}
-	return k
-}
-
-// lookupKeys lists the keys a number may be stored under: as given, and
-// a Norwegian 8-digit number also in E.164 (and the other way round).
-func lookupKeys(n string) []string {
-	k := numberKey(n)
-	if k == "" || k == "+" {
-		return nil
-	}
-	keys := []string{k}
-	switch {
-	case len(k) == 8 && !strings.HasPrefix(k, "+"):
-		keys = append(keys, "+47"+k)
-	case len(k) == 11 && strings.HasPrefix(k, "+47"):
-		keys = append(keys, k[3:])
-	}
-	return keys
 }

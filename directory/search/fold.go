@@ -109,6 +109,10 @@ func Fold(s string) string {
 	return b.String()
 }
 
+// Loose is loose for other packages' matching (LDAP filters): the keyboard
+// spelling of a folded word.
+func Loose(folded string) string { return loose(folded) }
+
 // loose returns the spelling of a folded word as typed on a keyboard without
 // Norwegian letters: æ→ae, ø→o, å→a. Matching on it lets "odegard",
 // "Odegaard" and "bjorn" find Ødegård and Bjørn, at a lower score than the

@@ -521,6 +521,10 @@ func numberDigits(n string) (digits string, intl bool) {
 	return digits, intl
 }
 
+// NumberKeys is numberKeys for other packages: the digit strings a number
+// is known by, the national number first.
+func NumberKeys(n string) []string { return numberKeys(n) }
+
 // numberKeys returns the prefixes a stored number can be found by: the
 // national number and the number with country code for Norwegian numbers
 // ("2233" and "4722" both find +47 22 33 44 55), and the plain digits for
