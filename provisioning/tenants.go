@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sentralpbx/sentral/store/passhash"
+	"strconv"
 	"strings"
 
 	"github.com/sentralpbx/sentral/store"
@@ -24,13 +26,30 @@ type TenantInput struct {
 	UnknownDID *string
 	// Force lets a domain change clear the SIP credentials it invalidates.
 	Force bool
+	// CDRRetentionDays: call records older than this are deleted (0 keeps them).
+	CDRRetentionDays *int
+	// ReportMaskDigits: trailing digits of external numbers hidden in reports.
+	ReportMaskDigits *int
+	// PhonebookPassword is what desk phones bind to the LDAP phone book
+	// with; stored hashed. "" removes it (no phone may bind).
+	PhonebookPassword *string
 }
+
+// MinPhonebookPassword is the shortest phone-book password: it is typed
+// into every phone's configuration, so it is not a passphrase, but it
+// guards the whole staff list from anyone on the network.
+const MinPhonebookPassword = 10
+
+// phonebookIterations is the PBKDF2 work factor of phone-book passwords;
+// the directory caches a verified password, so binds pay it once.
+const phonebookIterations = 100_000
 
 // tenantFields maps store fields to the CLI's flags.
 var tenantFields = map[string]string{
 	"name": "NAME", "display_name": "--display-name", "domain": "--domain",
 	"ranges": "--ext-range", "switchboard_number": "--switchboard",
 	"outside_prefix": "--outside-prefix", "unknown_did": "--unknown-did",
+	"cdr_retention_days": "--cdr-retention-days", "report_mask_digits": "--report-mask-digits",
 }
 
 // prefixFix is the way out of a clash between the outside-line prefix and
@@ -151,6 +170,36 @@ func (s *Service) applyTenant(t *store.Tenant, in TenantInput) error {
 				`give the digits dialled before external numbers, e.g. --outside-prefix 0, or --outside-prefix "" for none`)
 		}
 		t.OutsidePrefix = p
+	}
+	if in.CDRRetentionDays != nil {
+		if d := *in.CDRRetentionDays; d < 0 || d > store.MaxCDRRetentionDays {
+			return Invalid("--cdr-retention-days", strconv.Itoa(d), fmt.Sprintf("must be 0 to %d", store.MaxCDRRetentionDays),
+				"give the number of days call records are kept, e.g. 395 for 13 months, or 0 to keep them forever")
+		}
+		t.CDRRetentionDays = *in.CDRRetentionDays
+	}
+	if in.ReportMaskDigits != nil {
+		if d := *in.ReportMaskDigits; d < 0 || d > store.MaxReportMaskDigits {
+			return Invalid("--report-mask-digits", strconv.Itoa(d), fmt.Sprintf("must be 0 to %d", store.MaxReportMaskDigits),
+				"give how many trailing digits of external numbers reports hide, e.g. 3, or 0 for none")
+		}
+		t.ReportMaskDigits = *in.ReportMaskDigits
+	}
+	if in.PhonebookPassword != nil {
+		pw := *in.PhonebookPassword
+		switch {
+		case pw == "":
+			t.PhonebookSecret = ""
+		case len(pw) < MinPhonebookPassword || strings.TrimSpace(pw) != pw:
+			return Invalid("--phonebook-password", "", fmt.Sprintf("must be at least %d characters without leading or trailing spaces", MinPhonebookPassword),
+				"choose a longer password (phones store it; nobody types it daily)")
+		default:
+			h, err := passhash.Hash(pw, phonebookIterations)
+			if err != nil {
+				return fmt.Errorf("phone-book password: %w", err)
+			}
+			t.PhonebookSecret = h
+		}
 	}
 	// The tenant's own ranges are checked here for the better message; the
 	// store checks every tenant's.

@@ -8,6 +8,7 @@ func (a *app) addAdminCommands(root *cobra.Command) {
 	root.AddCommand(a.inventoryAdminCommands()...) // site, dept, person, device, dect, trunk, group (cli_inventory.go)
 	root.AddCommand(a.sipCmd())                    // sip registrations, sip bans (cli_sip.go)
 	root.AddCommand(a.cdrCmd())                    // cdr list (cli_cdr.go)
+	root.AddCommand(a.tariffCmd(), a.billingCmd()) // tariff, billing (cli_billing.go)
 	for _, c := range root.Commands() {
 		if c.Name() == "trunk" {
 			c.AddCommand(a.trunkStatusCmd()) // trunk status (cli_trunk.go)

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,6 +40,9 @@ var tenantCols = []column[store.Tenant]{
 	{"switchboard", func(t store.Tenant) string { return t.SwitchboardNumber }},
 	{"outside_prefix", func(t store.Tenant) string { return t.OutsidePrefix }},
 	{"unknown_did", func(t store.Tenant) string { return string(t.UnknownDID) }},
+	{"cdr_retention_days", func(t store.Tenant) string { return strconv.Itoa(t.CDRRetentionDays) }},
+	{"report_mask_digits", func(t store.Tenant) string { return strconv.Itoa(t.ReportMaskDigits) }},
+	{"phonebook_password", func(t store.Tenant) string { return strconv.FormatBool(t.PhonebookSecret != "") }},
 	{"id", func(t store.Tenant) string { return strconv.FormatInt(t.ID, 10) }},
 }
 
@@ -46,7 +52,7 @@ func (a *app) tenantNoun() noun[store.Tenant, provisioning.TenantInput] {
 		name: "tenant", what: "tenant", key: "NAME", addKey: true,
 		cols:  tenantCols,
 		keyOf: func(t store.Tenant) string { return t.Name },
-		flags: func(_ *app, fs *pflag.FlagSet, update bool) func() (provisioning.TenantInput, error) {
+		flags: func(a *app, fs *pflag.FlagSet, update bool) func() (provisioning.TenantInput, error) {
 			var display, domain, switchboard, prefix, unknownDID string
 			var ext, did []string
 			var force bool
@@ -57,16 +63,46 @@ func (a *app) tenantNoun() noun[store.Tenant, provisioning.TenantInput] {
 			fs.StringVar(&switchboard, "switchboard", "", "switchboard number, internal or public")
 			fs.StringVar(&prefix, "outside-prefix", "", `digits dialled before external numbers, e.g. 0 as on the MD110 (default none; "" removes it)`)
 			fs.StringVar(&unknownDID, "unknown-did", "", "calls to unassigned numbers of the DID ranges: switchboard (default) or reject")
+			var retention, mask int
+			var phonebook bool
+			fs.IntVar(&retention, "cdr-retention-days", 0, "delete call records older than this many days (0 keeps them forever)")
+			fs.IntVar(&mask, "report-mask-digits", 0, "hide this many trailing digits of external numbers in billing reports (0 none)")
+			fs.BoolVar(&phonebook, "phonebook-password", false, "set the password desk phones bind to the LDAP phone book with (asked twice on a terminal, else the first line of stdin; an empty line removes it)")
 			if update {
 				fs.BoolVar(&force, "force", false, "change --domain even though that clears the extensions' SIP credentials")
 			}
 			return func() (provisioning.TenantInput, error) {
-				return provisioning.TenantInput{
+				in := provisioning.TenantInput{
 					DisplayName: optStr(fs, "display-name", &display), Domain: optStr(fs, "domain", &domain),
 					ExtRanges: optStrs(fs, "ext-range", &ext), DIDRanges: optStrs(fs, "did-range", &did),
 					Switchboard: optStr(fs, "switchboard", &switchboard), Force: force,
 					OutsidePrefix: optStr(fs, "outside-prefix", &prefix), UnknownDID: optStr(fs, "unknown-did", &unknownDID),
-				}, nil
+				}
+				if fs.Changed("cdr-retention-days") {
+					in.CDRRetentionDays = &retention
+				}
+				if fs.Changed("report-mask-digits") {
+					in.ReportMaskDigits = &mask
+				}
+				if phonebook {
+					// A terminal is asked twice; a pipe gives its first line.
+					var pw string
+					var err error
+					if _, tty := a.terminal(); tty {
+						pw, err = a.promptSecret("phone-book password", "")
+					} else {
+						pw, err = bufio.NewReader(a.stdin).ReadString('\n')
+						if errors.Is(err, io.EOF) {
+							err = nil
+						}
+						pw = strings.TrimRight(pw, "\r\n")
+					}
+					if err != nil {
+						return in, err
+					}
+					in.PhonebookPassword = &pw
+				}
+				return in, nil
 			}
 		},
 		removeFlags: func(fs *pflag.FlagSet) {
