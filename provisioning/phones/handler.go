@@ -32,7 +32,11 @@ type Options struct {
 	Transport string
 	// PhonebookURL is the phone book phones open from their directory key;
 	// {tenant}, {domain}, {vendor} (yealink, snom, generic) and {mac} are
-	// replaced, e.g. https://pbx.example/phonebook/{tenant}/{vendor}.xml.
+	// replaced. Sentral's own (see PhonebookAuth) needs the MAC to know
+	// whose credentials to check:
+	// https://pbx.example/phonebook/{tenant}/{vendor}.xml?mac={mac}. Each
+	// phone is given its own credentials for it (Yealink as settings, Snom
+	// in the URL), so it must be a server trusted with them.
 	// Empty: no phone book settings.
 	PhonebookURL string
 	// PhonebookName is the phone book's name on Yealink screens; default
@@ -192,39 +196,8 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	log = log.With(zap.String("mac", req.mac))
-	d, found, err := h.src.DeviceByMAC(r.Context(), req.mac)
-	if err != nil {
-		log.Error("phone provisioning: device lookup failed", zap.Error(err))
-		http.Error(w, "device lookup failed", http.StatusInternalServerError)
-		return
-	}
-	if !found {
-		log.Info("phone provisioning: unknown MAC")
-		http.NotFound(w, r)
-		return
-	}
-	log = log.With(zap.String("tenant", d.Tenant), zap.String("model", d.Model))
-	realm := d.Domain
-	if realm == "" {
-		realm = "sentral"
-	}
-	if reason, stale := h.authenticate(r, d, realm); reason != "" {
-		switch reason {
-		case reasonNoCredentials, reasonStale:
-			// Every fetch starts so, and a stale nonce is answered
-			// without anyone's help: routine, not news.
-			log.Debug("phone provisioning: challenging", zap.String("reason", reason))
-		default:
-			// The claimed username is not secret; the response digest and
-			// the password are never logged.
-			log.Info("phone provisioning: authentication failed",
-				zap.String("reason", reason), zap.String("user", claimedUser(r)))
-		}
-		for _, c := range h.dig.challenges(realm, d.MAC, stale) {
-			w.Header().Add("WWW-Authenticate", c)
-		}
-		http.Error(w, "authentication required", http.StatusUnauthorized)
+	d, log, ok := h.authorize(w, r, req.mac, "phone provisioning", log)
+	if !ok {
 		return
 	}
 	vendor := VendorOf(d.Model)
@@ -247,6 +220,53 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request) {
 		w.Write(body)
 	}
 	log.Info("phone provisioning: file served", zap.String("format", string(req.format)), zap.Int("lines", len(d.Lines)))
+}
+
+// authorize finds the device with mac and checks that the request carries
+// its credentials. It is the one gate of everything a phone fetches (its
+// file, its phone book), so that all of them refuse alike: a store failure
+// is 500, an unknown MAC 404 without a challenge (there are no credentials
+// a phone could answer it with), wrong or missing credentials 401 with
+// fresh challenges. On refusal it has answered the request and returns
+// false. The logger it returns names the device; what starts every message
+// ("phone provisioning", "phone book").
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, mac, what string, log *zap.Logger) (Device, *zap.Logger, bool) {
+	log = log.With(zap.String("mac", mac))
+	d, found, err := h.src.DeviceByMAC(r.Context(), mac)
+	if err != nil {
+		log.Error(what+": device lookup failed", zap.Error(err))
+		http.Error(w, "device lookup failed", http.StatusInternalServerError)
+		return Device{}, log, false
+	}
+	if !found {
+		log.Info(what + ": unknown MAC")
+		http.NotFound(w, r)
+		return Device{}, log, false
+	}
+	log = log.With(zap.String("tenant", d.Tenant), zap.String("model", d.Model))
+	realm := d.Domain
+	if realm == "" {
+		realm = "sentral"
+	}
+	if reason, stale := h.authenticate(r, d, realm); reason != "" {
+		switch reason {
+		case reasonNoCredentials, reasonStale:
+			// Every fetch starts so, and a stale nonce is answered
+			// without anyone's help: routine, not news.
+			log.Debug(what+": challenging", zap.String("reason", reason))
+		default:
+			// The claimed username is not secret; the response digest and
+			// the password are never logged.
+			log.Info(what+": authentication failed",
+				zap.String("reason", reason), zap.String("user", claimedUser(r)))
+		}
+		for _, c := range h.dig.challenges(realm, d.MAC, stale) {
+			w.Header().Add("WWW-Authenticate", c)
+		}
+		http.Error(w, "authentication required", http.StatusUnauthorized)
+		return Device{}, log, false
+	}
+	return d, log, true
 }
 
 // authenticate returns "" for a request carrying the device's credentials,

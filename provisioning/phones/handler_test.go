@@ -24,6 +24,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/sentralpbx/sentral/directory/httpapi"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -35,6 +37,8 @@ const (
 	snomSecret    = "Sn9kLm4PqR7tUvWx2yZa"
 	otherMAC      = "001565000001"
 	otherSecret   = "Ot7hErPh0neSecret42x"
+	dalbyMAC      = "001565dddddd"
+	dalbySecret   = "DaLbyPh0neSecret77qz"
 )
 
 // fakeSource is a Source over a map; lookups are counted so tests can see
@@ -61,7 +65,7 @@ func testDevices() map[string]Device {
 	return map[string]Device{
 		yealinkMAC: {
 			MAC: yealinkMAC, Model: "Yealink T54W", AuthUser: "ph" + yealinkMAC, Secret: yealinkSecret,
-			Tenant: "fjordvik", Domain: "fjordvik.sentral.test",
+			Tenant: "fjordvik", TenantID: fjordvikID, Domain: "fjordvik.sentral.test",
 			Lines: []Line{
 				// Out of order on purpose: the file lists keys in order.
 				{Key: 2, Number: "2102", DisplayName: "Resepsjon\nRådhuset\u2028#x", Enabled: true},
@@ -70,13 +74,19 @@ func testDevices() map[string]Device {
 		},
 		snomMAC: {
 			MAC: snomMAC, Model: "snom D785", AuthUser: "ph" + snomMAC, Secret: snomSecret,
-			Tenant: "fjordvik", Domain: "fjordvik.sentral.test",
+			Tenant: "fjordvik", TenantID: fjordvikID, Domain: "fjordvik.sentral.test",
 			Lines: []Line{{Key: 1, Number: "2201", DisplayName: `Ås & Ø <kontor> "B"`, Enabled: true}},
 		},
 		otherMAC: {
 			MAC: otherMAC, Model: "yealink-t46u", AuthUser: "ph" + otherMAC, Secret: otherSecret,
-			Tenant: "fjordvik", Domain: "fjordvik.sentral.test",
+			Tenant: "fjordvik", TenantID: fjordvikID, Domain: "fjordvik.sentral.test",
 			Lines: []Line{{Key: 1, Number: "2103", DisplayName: "Ola", Enabled: false}},
+		},
+		// A phone of another tenant, for the phone book's tenant check.
+		dalbyMAC: {
+			MAC: dalbyMAC, Model: "Yealink T54W", AuthUser: "ph" + dalbyMAC, Secret: dalbySecret,
+			Tenant: "dalby", TenantID: dalbyID, Domain: "dalby.sentral.test",
+			Lines: []Line{{Key: 1, Number: "5001", DisplayName: "Kari Dalby", Enabled: true}},
 		},
 	}
 }
@@ -115,8 +125,11 @@ func newFixture(t *testing.T, opts Options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Mounted as on the phones' listener: the files, and the phone book
+	// behind the same authentication.
 	mux := http.NewServeMux()
 	mux.Handle(PathPrefix, h)
+	mux.Handle(httpapi.PhonebookPrefix, h.PhonebookAuth(httpapi.NewPhonebook(testDirectory(), zap.New(core))))
 	f.srv = httptest.NewServer(mux) // listens on 127.0.0.1
 	t.Cleanup(f.srv.Close)
 	t.Cleanup(func() { checkNoSecretsLogged(t, logs) })
@@ -525,7 +538,7 @@ func TestAlgorithmsOption(t *testing.T) {
 func checkNoSecretsLogged(t *testing.T, logs *observer.ObservedLogs) {
 	for _, e := range logs.All() {
 		text := e.Message + fmt.Sprint(e.ContextMap())
-		for _, s := range []string{yealinkSecret, snomSecret, otherSecret, "response="} {
+		for _, s := range []string{yealinkSecret, snomSecret, otherSecret, dalbySecret, "response="} {
 			if strings.Contains(text, s) {
 				t.Errorf("log line carries %q: %s", s, text)
 			}

@@ -4,6 +4,8 @@
 // or a generic key=value file), and handed out only to the phone itself,
 // which proves it with HTTP digest authentication (RFC 7616) using its own
 // AuthUser and Secret, the same credentials it registers its lines with.
+// PhonebookAuth puts the desk phones' phone book (directory/httpapi) behind
+// the same check.
 //
 // The package reads devices through a small Source interface (StoreSource
 // adapts a store.Store) and holds no state of its own beyond a nonce key:
@@ -86,6 +88,7 @@ type Device struct {
 	AuthUser string // digest username for HTTP (this package) and SIP
 	Secret   string // digest password, in clear: it is written into the file
 	Tenant   string // tenant short name, for the phone book URL
+	TenantID int64  // tenant ID: the phone book a phone may read (PhonebookAuth)
 	Domain   string // tenant SIP domain: the AOR host and the digest realm
 	Lines    []Line // in line key order
 }

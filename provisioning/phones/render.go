@@ -102,6 +102,16 @@ func (h *Handler) render(d Device, f Vendor) ([]byte, error) {
 	if host == "" {
 		host = d.Domain
 	}
+	pb := phonebookURL(o.PhonebookURL, d, f)
+	if f == VendorSnom {
+		// Snom has no credential settings for an XML directory: the phone
+		// answers the phone book's digest challenge only with credentials
+		// in the URL. Yealink (remote_phonebook.data.1.username and
+		// .password, in the template) and the generic file (auth_user,
+		// password) carry them as settings of their own, which keeps the
+		// secret out of a URL the phone shows and logs.
+		pb = withCredentials(pb, d.AuthUser, d.Secret)
+	}
 	v := view{
 		MAC:              esc(d.MAC),
 		MACColons:        esc(colons(d.MAC)),
@@ -117,7 +127,7 @@ func (h *Handler) render(d Device, f Vendor) ([]byte, error) {
 		YealinkTransport: yealinkTransport[o.Transport],
 		TimeZone:         esc(o.TimeZone),
 		Zone:             zone{esc(h.zone.YealinkOffset), esc(h.zone.YealinkName), esc(h.zone.Snom)},
-		PhonebookURL:     esc(phonebookURL(o.PhonebookURL, d, f)),
+		PhonebookURL:     esc(pb),
 		PhonebookName:    esc(o.PhonebookName),
 	}
 	used := map[int]bool{}

@@ -117,7 +117,9 @@ func TestSnomIsWellFormedXML(t *testing.T) {
 		"user_realname#3": "Off user_active: on",
 		"user_outbound#1": "fjordvik.test:5060;transport=udp",
 		"timezone":        "NOR+1",
-		"dkey_directory":  "url https://pb.example/fjord%20vik%2F../000413aabbcc.xml?a=1&b=2",
+		// The phone's credentials in the URL: Snom answers the phone
+		// book's challenge only with those.
+		"dkey_directory":  "url https://ph000413aabbcc:Sn9kLm4PqR7tUvWx2yZa@pb.example/fjord%20vik%2F../000413aabbcc.xml?a=1&b=2",
 		"user_active#12":  "off",
 		"user_pname#3":    "ph000413aabbcc",
 		"user_host#3":     "fjordvik.test",

@@ -34,6 +34,7 @@ func (s storeSource) DeviceByMAC(ctx context.Context, mac string) (Device, bool,
 		AuthUser: d.AuthUser,
 		Secret:   d.Secret,
 		Tenant:   t.Name,
+		TenantID: d.TenantID,
 		Domain:   t.Domain,
 		Lines:    make([]Line, 0, len(d.Lines)),
 	}

@@ -70,7 +70,7 @@ func TestStoreSource(t *testing.T) {
 		t.Fatalf("DeviceByMAC: %v %v", ok, err)
 	}
 	want := Device{MAC: "001565aabbcc", Model: "Yealink T54W", AuthUser: "ph001565aabbcc", Secret: "Yk3mPq7RtV9wXz2AbCdE",
-		Tenant: "fjordvik", Domain: "fjordvik.test",
+		Tenant: "fjordvik", TenantID: 7, Domain: "fjordvik.test",
 		Lines: []Line{
 			{Key: 1, Number: "2101", DisplayName: "Kari Nordmann", Enabled: true},
 			{Key: 2, Number: "2102", DisplayName: "2102", Enabled: false}, // no name: the number
