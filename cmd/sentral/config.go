@@ -26,15 +26,33 @@ type Config struct {
 	DB  string    `yaml:"db"`
 	Log LogConfig `yaml:"log"`
 	// Admin is the admin HTTP API (health, read API); it listens on loopback by default.
-	Admin    AdminConfig    `yaml:"admin"`
-	Changes  ChangesConfig  `yaml:"changes"`
-	Security SecurityConfig `yaml:"security"`
-	SIP      SIPConfig      `yaml:"sip"`
-	Phones   PhonesConfig   `yaml:"phones"`
-	Media    MediaConfig    `yaml:"media"`
-	Console  ConsoleConfig  `yaml:"console"`
-	WebRTC   WebRTCConfig   `yaml:"webrtc"`
-	Runtime  RuntimeConfig  `yaml:"runtime"`
+	Admin     AdminConfig     `yaml:"admin"`
+	Changes   ChangesConfig   `yaml:"changes"`
+	Security  SecurityConfig  `yaml:"security"`
+	SIP       SIPConfig       `yaml:"sip"`
+	Phones    PhonesConfig    `yaml:"phones"`
+	Media     MediaConfig     `yaml:"media"`
+	Console   ConsoleConfig   `yaml:"console"`
+	WebRTC    WebRTCConfig    `yaml:"webrtc"`
+	Directory DirectoryConfig `yaml:"directory"`
+	Billing   BillingConfig   `yaml:"billing"`
+	Runtime   RuntimeConfig   `yaml:"runtime"`
+}
+
+// DirectoryConfig is the phone book for devices beyond the XML phone books
+// on the phones listener.
+type DirectoryConfig struct {
+	// LDAPListen is host:port of the read-only LDAP phone book ("" off).
+	LDAPListen string `yaml:"ldap_listen"`
+	// LDAPTLSCert and LDAPTLSKey (PEM) enable StartTLS on it.
+	LDAPTLSCert string `yaml:"ldap_tls_cert"`
+	LDAPTLSKey  string `yaml:"ldap_tls_key"`
+}
+
+// BillingConfig is the rating of call records.
+type BillingConfig struct {
+	// RateInterval is how often finished calls are priced.
+	RateInterval time.Duration `yaml:"rate_interval"`
 }
 
 // ConsoleConfig is the web listener for people: the softphone page (and
@@ -179,6 +197,7 @@ func DefaultConfig() Config {
 		Phones:   PhonesConfig{Listen: "0.0.0.0:8081", TimeZone: "Europe/Oslo"},
 		Media:    MediaConfig{RTPPorts: "10000-20000", MaxMessageSeconds: 120, Enabled: true},
 		Console:  ConsoleConfig{Listen: "0.0.0.0:8443"},
+		Billing:  BillingConfig{RateInterval: time.Minute},
 		SIP: SIPConfig{
 			Listen:          "udp:0.0.0.0:5060,tcp:0.0.0.0:5060",
 			MaxMessageBytes: 65535,
@@ -244,6 +263,12 @@ func (c Config) Validate() error {
 	}
 	if (c.Console.TLSCert == "") != (c.Console.TLSKey == "") {
 		return fmt.Errorf("config console.tls_cert and console.tls_key: give both, or neither (then sip.tls's or a generated certificate)")
+	}
+	if (c.Directory.LDAPTLSCert == "") != (c.Directory.LDAPTLSKey == "") {
+		return fmt.Errorf("config directory.ldap_tls_cert and directory.ldap_tls_key: give both (StartTLS) or neither")
+	}
+	if c.Billing.RateInterval < time.Second || c.Billing.RateInterval > 24*time.Hour {
+		return fmt.Errorf("config billing.rate_interval %s: use 1s to 24h, e.g. 1m", c.Billing.RateInterval)
 	}
 	if c.WebRTC.UDPPorts != "" {
 		if _, _, err := portRange(c.WebRTC.UDPPorts); err != nil {

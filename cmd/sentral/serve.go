@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/sentralpbx/sentral/directory"
+	dirhttp "github.com/sentralpbx/sentral/directory/httpapi"
 	"net"
 	"net/http"
 	"os"
@@ -80,8 +81,13 @@ func (a *app) serve(ctx context.Context) error {
 	if err := dir.Load(ctx); err != nil {
 		return err
 	}
+	dirSvc, err := newDirectoryServices(a.cfg, st, dir, log)
+	if err != nil {
+		return err
+	}
 	sipStack, err := newSIP(ctx, a.cfg, st, cat, dir, log)
 	if err != nil {
+		dirSvc.close()
 		return err
 	}
 	if sipStack != nil {
@@ -98,20 +104,25 @@ func (a *app) serve(ctx context.Context) error {
 		if sipStack != nil {
 			_ = sipStack.srv.Close()
 		}
+		dirSvc.close()
 		return usageError{fmt.Errorf("admin.listen %s: %w (choose a free address with --admin-listen)", a.cfg.Admin.Listen, err)}
 	}
+	adminMux := http.NewServeMux()
+	adminMux.Handle("/", api.Handler())
+	adminMux.Handle("GET "+dirhttp.APIPath, dirhttp.NewAPI(dir, log.Named("directory.api")))
 	srv := &http.Server{
-		Handler:           api.Handler(),
+		Handler:           adminMux,
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          zap.NewStdLog(log.Named("admin.http")),
 	}
 
-	prov, provLn, err := newPhones(a.cfg, st, sipStack, log.Named("phones"))
+	prov, provLn, err := newPhones(a.cfg, st, sipStack, dir, log.Named("phones"))
 	if err != nil {
 		_ = ln.Close()
 		if sipStack != nil {
 			_ = sipStack.srv.Close()
 		}
+		dirSvc.close()
 		return err
 	}
 
@@ -124,6 +135,7 @@ func (a *app) serve(ctx context.Context) error {
 		if sipStack != nil {
 			_ = sipStack.srv.Close()
 		}
+		dirSvc.close()
 		return err
 	}
 
@@ -168,21 +180,23 @@ func (a *app) serve(ctx context.Context) error {
 			errs <- fmt.Errorf("admin api: %w", err)
 		}
 	}()
-	if sipStack != nil {
-		sipStack.run(func(name string, f func(context.Context) error) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
-					errs <- fmt.Errorf("%s: %w", name, err)
-				}
-			}()
-		})
+	start := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errs <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
 	}
+	if sipStack != nil {
+		sipStack.run(start)
+	}
+	dirSvc.run(start)
 	log.Info("sentral ready",
 		zap.String("store", st.Backend()), zap.String("db", redactDSN(a.cfg.DB)),
 		zap.String("admin", "http://"+ln.Addr().String()), zap.Strings("sip", sipAddrs(sipStack)),
-		zap.String("phones", phonesURL(provLn, a.cfg.Phones)), zap.String("console", web.URL()))
+		zap.String("phones", phonesURL(provLn, a.cfg.Phones)), zap.String("console", web.URL()), zap.String("ldap", dirSvc.addr()))
 
 	var runErr error
 	select {

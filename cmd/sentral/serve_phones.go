@@ -3,6 +3,8 @@ package main
 import (
 	"crypto/rand"
 	"fmt"
+	"github.com/sentralpbx/sentral/directory"
+	dirhttp "github.com/sentralpbx/sentral/directory/httpapi"
 	"net"
 	"net/http"
 	"strconv"
@@ -18,7 +20,7 @@ import (
 // newPhones binds the desk-phone provisioning listener (nil when
 // phones.listen is empty) and builds its handler. The phones are told to
 // register at the first UDP listener (or TCP, then TLS) of the SIP stack.
-func newPhones(cfg Config, st store.Store, sip *sipStack, log *zap.Logger) (*http.Server, net.Listener, error) {
+func newPhones(cfg Config, st store.Store, sip *sipStack, dir *directory.Directory, log *zap.Logger) (*http.Server, net.Listener, error) {
 	pc := cfg.Phones
 	if pc.Listen == "" {
 		log.Info("phone provisioning disabled (phones.listen is empty)")
@@ -43,6 +45,10 @@ func newPhones(cfg Config, st store.Store, sip *sipStack, log *zap.Logger) (*htt
 	if opts.SIPServer == "" {
 		opts.SIPServer = outboundIP()
 	}
+	if opts.PhonebookURL == "" {
+		// The phone book is served right here: point the phones at it.
+		opts.PhonebookURL = defaultPhonebookURL(pc, opts.SIPServer)
+	}
 	// One key per process: a phone challenged by this node answers this
 	// node. Several nodes behind one name need phones pinned to a node
 	// (documented in docs/phones.md).
@@ -56,6 +62,9 @@ func newPhones(cfg Config, st store.Store, sip *sipStack, log *zap.Logger) (*htt
 	}
 	mux := http.NewServeMux()
 	mux.Handle(phones.PathPrefix, h)
+	// Phones fetch the XML phone book with the credentials of their
+	// configuration files; the wrapper puts their tenant in the request.
+	mux.Handle(dirhttp.PhonebookPrefix, h.PhonebookAuth(dirhttp.NewPhonebook(dir, log.Named("phonebook"))))
 	if sip != nil && sip.media != nil {
 		// Owners fetch their voicemail where their phones fetch their
 		// configuration: the listener users' devices can reach.
@@ -70,6 +79,20 @@ func newPhones(cfg Config, st store.Store, sip *sipStack, log *zap.Logger) (*htt
 			zap.String("listen", ln.Addr().String()))
 	}
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: zap.NewStdLog(log)}, ln, nil
+}
+
+// defaultPhonebookURL is this listener's XML phone book, as phones reach
+// it: at host (the address they register at) and the listener's port.
+func defaultPhonebookURL(pc PhonesConfig, host string) string {
+	_, port, err := net.SplitHostPort(pc.Listen)
+	if err != nil || host == "" {
+		return ""
+	}
+	scheme := "http"
+	if pc.TLSCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port) + dirhttp.PhonebookPrefix + "{tenant}/{vendor}.xml?mac={mac}"
 }
 
 // servePhones serves HTTPS when a certificate is configured, else HTTP.
