@@ -221,13 +221,23 @@ type PlanCatalog interface {
 }
 
 // planState is a locState whose catalog knows the number plan, and
-// perhaps the media server and group membership (routing.MediaFinder,
-// routing.GroupFinder), which it passes on.
+// perhaps the media server, group membership and the phone book
+// (routing.MediaFinder, routing.GroupFinder, routing.NameFinder), which it
+// passes on.
 type planState struct {
 	locState
 	PlanCatalog
 	media  routing.MediaFinder
 	groups routing.GroupFinder
+	names  routing.NameFinder
+}
+
+// CallerName names a caller's number by the phone book, if the catalog has one.
+func (p planState) CallerName(tenantID int64, number string) (string, bool) {
+	if p.names == nil {
+		return "", false
+	}
+	return p.names.CallerName(tenantID, number)
 }
 
 // MediaServer is the catalog's media server, "" without one.
@@ -254,6 +264,7 @@ func stateOf(cat Catalog, loc Locations) routing.State {
 		ps := planState{locState: ls, PlanCatalog: pc}
 		ps.media, _ = cat.(routing.MediaFinder)
 		ps.groups, _ = cat.(routing.GroupFinder)
+		ps.names, _ = cat.(routing.NameFinder)
 		return ps
 	}
 	return ls
