@@ -355,6 +355,7 @@ func (a *app) importCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&opt.CreateMissing, "create-missing", false, "create departments, sites and people the file names but the tenant lacks")
 	a.addOutputFlag(cmd)
 	parent.AddCommand(cmd)
+	parent.AddCommand(a.importCatalogueCmd())
 	return parent
 }
 
