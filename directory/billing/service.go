@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -111,38 +113,78 @@ func (s *Service) Rerate(ctx context.Context, tenantID int64, from, to time.Time
 }
 
 // rate pages through the records f selects by id and prices each page
-// in one write.
+// in one write. On PostgreSQL pages are priced by several writers while
+// the next is read: a write waits on the database (every priced row is a
+// new row version with its index entries), not on this process, so one
+// writer leaves the server's cores idle. SQLite takes one writer at a
+// time anyway.
 func (s *Service) rate(ctx context.Context, t *Tariff, tariffID int64, f store.CDRFilter, unrated bool, res *Result) error {
+	writers := 1
+	if s.st.Backend() == "postgres" {
+		writers = max(2, min(runtime.GOMAXPROCS(0), 4))
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	pages := make(chan []store.CDR, writers)
+	var mu sync.Mutex // guards res
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for page := range pages {
+				var local Result
+				prices := make([]store.CDRPrice, 0, len(page))
+				for _, c := range page {
+					local.Scanned++
+					r, err := t.Rate(c)
+					if err != nil {
+						// An unknown number needs a person, not a guess:
+						// the record stays unrated and reports count it.
+						local.Failed++
+						s.log.Debug("call record not rated", zap.Int64("cdr", c.ID), zap.String("call_id", c.CallID), zap.Error(err))
+						continue
+					}
+					prices = append(prices, store.CDRPrice{ID: c.ID, PriceOre: r.PriceOre, TariffID: tariffID})
+					local.Ore += r.PriceOre
+				}
+				if err := s.st.CDRs().SetPrices(ctx, prices); err != nil {
+					cancel(err)
+					continue // drain, so the reader is not left blocked
+				}
+				local.Rated = int64(len(prices))
+				mu.Lock()
+				res.Scanned += local.Scanned
+				res.Failed += local.Failed
+				res.Rated += local.Rated
+				res.Ore += local.Ore
+				mu.Unlock()
+			}
+		}()
+	}
 	after := int64(0)
-	prices := make([]store.CDRPrice, 0, s.page())
-	for {
+	var readErr error
+	for ctx.Err() == nil {
 		page, err := s.st.CDRs().Scan(ctx, f, after, s.page(), unrated)
 		if err != nil {
-			return err
+			readErr = err
+			break
 		}
 		if len(page) == 0 {
-			return nil
+			break
 		}
-		prices = prices[:0]
-		for _, c := range page {
-			res.Scanned++
-			r, err := t.Rate(c)
-			if err != nil {
-				// An unknown number needs a person, not a guess: the
-				// record stays unrated and reports count it.
-				res.Failed++
-				s.log.Debug("call record not rated", zap.Int64("cdr", c.ID), zap.String("call_id", c.CallID), zap.Error(err))
-				continue
-			}
-			prices = append(prices, store.CDRPrice{ID: c.ID, PriceOre: r.PriceOre, TariffID: tariffID})
-			res.Ore += r.PriceOre
-		}
-		if err := s.st.CDRs().SetPrices(ctx, prices); err != nil {
-			return err
-		}
-		res.Rated += int64(len(prices))
 		after = page[len(page)-1].ID
+		select {
+		case pages <- page:
+		case <-ctx.Done():
+		}
 	}
+	close(pages)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && readErr == nil {
+		readErr = err
+	}
+	return readErr
 }
 
 // Purge deletes, for every tenant with a retention period, the closed
