@@ -30,6 +30,7 @@ func (a *app) billingCmd() *cobra.Command {
 	return c
 }
 
+// noArgs refuses positional arguments, naming the command.
 func noArgs(what string) cobra.PositionalArgs {
 	return func(_ *cobra.Command, args []string) error {
 		if len(args) != 0 {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"os"
 	"strconv"
 	"strings"
 
@@ -35,25 +33,16 @@ matches is left alone, so importing the same file twice changes nothing.
 All or nothing: any bad row is reported with its row and column, and then
 nothing is changed. New extensions have no SIP password: set one with
 ` + "`sentral ext passwd`" + `.`,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageError{fmt.Errorf("import catalogue: give exactly one FILE argument (- for standard input), got %d", len(args))}
-			}
-			return nil
-		},
+		Args: oneFileArg("import catalogue"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
-			var r io.Reader = a.stdin
-			if args[0] != "-" {
-				f, err := os.Open(args[0])
-				if err != nil {
-					return usageError{fmt.Errorf("FILE %q: %w; fix: check the path", args[0], err)}
-				}
-				defer f.Close()
-				r = f
+			r, done, err := a.inputFile(args[0])
+			if err != nil {
+				return err
 			}
+			defer done()
 			p, err := a.provisioner(cmd.Context())
 			if err != nil {
 				return err

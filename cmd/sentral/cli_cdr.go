@@ -48,12 +48,7 @@ DATE is YYYY-MM-DD, meaning midnight in the --tz zone (default Europe/Oslo,
 whatever the machine's zone), or an RFC 3339 time such as
 2026-11-01T08:00:00+01:00. --from 2026-11-01 --to 2026-12-01 is November.
 Table and CSV output show times in the --tz zone; JSON shows them in UTC.`,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 0 {
-				return usageError{fmt.Errorf("cdr list takes no arguments, got %q; fix: give values with flags (see --help)", strings.Join(args, " "))}
-			}
-			return nil
-		},
+		Args: noArgs("cdr list"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.checkOutput(); err != nil {
 				return err

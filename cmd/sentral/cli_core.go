@@ -313,6 +313,28 @@ var importCols = []column[provisioning.ImportedRow]{
 	{"did", func(r provisioning.ImportedRow) string { return r.DID }},
 }
 
+// oneFileArg accepts exactly one FILE argument ("-" for standard input).
+func oneFileArg(what string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return usageError{fmt.Errorf("%s: give exactly one FILE argument (- for standard input), got %d", what, len(args))}
+		}
+		return nil
+	}
+}
+
+// inputFile opens the FILE argument, standard input for "-"; done closes it.
+func (a *app) inputFile(name string) (r io.Reader, done func(), err error) {
+	if name == "-" {
+		return a.stdin, func() {}, nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, nil, usageError{fmt.Errorf("FILE %q: %w; fix: check the path", name, err)}
+	}
+	return f, func() { f.Close() }, nil
+}
+
 func (a *app) importCmd() *cobra.Command {
 	parent := &cobra.Command{Use: "import", Short: "Bulk-import from CSV files"}
 	var tenant string
@@ -320,25 +342,16 @@ func (a *app) importCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "extensions FILE.csv --tenant TENANT [--dry-run] [--create-missing]",
 		Short: "Import extensions from a CSV file, all or nothing (see docs/import-format.md)",
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageError{fmt.Errorf("import extensions: give exactly one FILE argument (- for standard input), got %d", len(args))}
-			}
-			return nil
-		},
+		Args:  oneFileArg("import extensions"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
-			var r io.Reader = a.stdin
-			if args[0] != "-" {
-				f, err := os.Open(args[0])
-				if err != nil {
-					return usageError{fmt.Errorf("FILE %q: %w; fix: check the path", args[0], err)}
-				}
-				defer f.Close()
-				r = f
+			r, done, err := a.inputFile(args[0])
+			if err != nil {
+				return err
 			}
+			defer done()
 			p, err := a.provisioner(cmd.Context())
 			if err != nil {
 				return err

@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"encoding/csv"
 	"os"
 	"testing"
 	"time"
@@ -34,3 +35,38 @@ func call(id int64, caller, number string, answer time.Time, secs int64) store.C
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// goldenRows reads testdata/rating_golden.csv: one getter per call, which
+// returns a column of that call's row by name.
+func goldenRows(t testing.TB) []func(column string) string {
+	t.Helper()
+	f, err := os.Open("testdata/rating_golden.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.Comma = ';'
+	rows, err := r.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	var out []func(string) string
+	for _, row := range rows[1:] {
+		out = append(out, func(name string) string {
+			i, ok := col[name]
+			if !ok {
+				t.Fatalf("golden file has no column %q", name)
+			}
+			return row[i]
+		})
+	}
+	if len(out) != 100 {
+		t.Fatalf("golden file has %d calls, want 100", len(out))
+	}
+	return out
+}

@@ -1,9 +1,7 @@
 package billing
 
 import (
-	"encoding/csv"
 	"errors"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -35,27 +33,7 @@ import (
 //	emergency 112 for 300 s: 0 øre whatever the tariff says.
 func TestRatingGolden(t *testing.T) {
 	tr := loadTariff(t)
-	f, err := os.Open("testdata/rating_golden.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	r.Comma = ';'
-	rows, err := r.ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := map[string]int{}
-	for i, h := range rows[0] {
-		col[h] = i
-	}
-	rows = rows[1:]
-	if len(rows) != 100 {
-		t.Fatalf("golden file has %d calls, want 100", len(rows))
-	}
-	for i, row := range rows {
-		get := func(name string) string { return row[col[name]] }
+	for i, get := range goldenRows(t) {
 		t.Run(get("case"), func(t *testing.T) {
 			secs, err := strconv.ParseInt(get("billable_seconds"), 10, 64)
 			if err != nil {

@@ -2,8 +2,6 @@ package billing
 
 import (
 	"context"
-	"encoding/csv"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -80,24 +78,9 @@ type goldenCall struct {
 // departments or none.
 func storeGolden(t *testing.T, ctx context.Context, st store.Store, tenantID int64, deps [2]store.Department) []goldenCall {
 	t.Helper()
-	f, err := os.Open("testdata/rating_golden.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	r.Comma = ';'
-	rows, err := r.ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	col := map[string]int{}
-	for i, h := range rows[0] {
-		col[h] = i
-	}
 	var out []goldenCall
-	for i, row := range rows[1:] {
-		get := func(name string) string { return row[col[name]] }
+	var err error
+	for i, get := range goldenRows(t) {
 		secs, _ := strconv.ParseInt(get("billable_seconds"), 10, 64)
 		want, _ := strconv.ParseInt(get("price_ore"), 10, 64)
 		c := store.CDR{TenantID: tenantID, CallID: "golden-" + strconv.Itoa(i), Direction: store.CallDirection(get("direction")),

@@ -316,15 +316,7 @@ func (c cdrStore) List(ctx context.Context, f store.CDRFilter) ([]store.CDR, err
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	if f.TenantID != 0 {
-		where = append(where, "tenant_id = "+arg(f.TenantID))
-	}
-	if !f.From.IsZero() {
-		where = append(where, "start_time >= "+arg(dbTime(f.From)))
-	}
-	if !f.To.IsZero() {
-		where = append(where, "start_time < "+arg(dbTime(f.To)))
-	}
+	where = append(where, periodWhere(f, arg)...)
 	if f.Ext != "" {
 		p := arg(f.Ext)
 		where = append(where, "(caller = "+p+" OR callee = "+p+")")
@@ -350,6 +342,22 @@ func (c cdrStore) List(ctx context.Context, f store.CDRFilter) ([]store.CDR, err
 		return nil, fmt.Errorf("list call records: %w", err)
 	}
 	return vs, nil
+}
+
+// periodWhere is the tenant and start-time part of a filter, as SQL
+// conditions whose arguments arg appends.
+func periodWhere(f store.CDRFilter, arg func(any) string) []string {
+	var where []string
+	if f.TenantID != 0 {
+		where = append(where, "tenant_id = "+arg(f.TenantID))
+	}
+	if !f.From.IsZero() {
+		where = append(where, "start_time >= "+arg(dbTime(f.From)))
+	}
+	if !f.To.IsZero() {
+		where = append(where, "start_time < "+arg(dbTime(f.To)))
+	}
+	return where
 }
 
 // scanCDRs reads and closes rows of cdrCols.

@@ -26,15 +26,7 @@ func (c cdrStore) Scan(ctx context.Context, f store.CDRFilter, afterID int64, li
 	if unrated {
 		where = append(where, "price_ore IS NULL")
 	}
-	if f.TenantID != 0 {
-		where = append(where, "tenant_id = "+arg(f.TenantID))
-	}
-	if !f.From.IsZero() {
-		where = append(where, "start_time >= "+arg(dbTime(f.From)))
-	}
-	if !f.To.IsZero() {
-		where = append(where, "start_time < "+arg(dbTime(f.To)))
-	}
+	where = append(where, periodWhere(f, arg)...)
 	q := "SELECT " + cdrCols + " FROM cdrs WHERE " + strings.Join(where, " AND ") + " ORDER BY id LIMIT " + arg(int64(limit))
 	rows, err := c.s.q().QueryContext(ctx, q, args...)
 	if err != nil {
