@@ -1,14 +1,12 @@
 package provisioning
 
 import (
-	"bufio"
 	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"runtime"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -167,91 +165,35 @@ func (s *Service) ImportExtensions(ctx context.Context, tenant string, r io.Read
 	return res, nil
 }
 
-// parseImport reads the header and the rows, checking only the file's shape.
+// parseImport reads the header and the rows, checking only the file's
+// shape (readTable: BOM, ',' or ';', blank rows, UTF-8).
 func parseImport(r io.Reader) ([]*importRow, []RowError) {
-	br := bufio.NewReader(r)
-	// Spreadsheets saved as "CSV UTF-8" start with a byte-order mark.
-	if b, err := br.Peek(3); err == nil && string(b) == "\ufeff" {
-		_, _ = br.Discard(3)
-	}
-	cr := csv.NewReader(br)
-	cr.FieldsPerRecord = -1
-	// No TrimLeadingSpace: passwords are taken exactly as written, and the
-	// other values are trimmed one by one below.
-	// Excel in a Norwegian locale separates with semicolons (the comma is
-	// the decimal mark); take whichever the header uses.
-	if first, err := br.Peek(br.Buffered()); err == nil || len(first) > 0 {
-		head, _, _ := strings.Cut(string(first), "\n")
-		if strings.Count(head, ";") > strings.Count(head, ",") {
-			cr.Comma = ';'
-		}
-	}
-	header, err := cr.Read()
-	if err == io.EOF {
-		return nil, []RowError{{Row: 1, Reason: "the file is empty; fix: start with a header row such as number,name,department"}}
-	}
-	if err != nil {
-		return nil, []RowError{csvError(err)}
-	}
-	col := map[string]int{}
-	var errs []RowError
-	for i, h := range header {
-		name := strings.ToLower(strings.TrimSpace(h))
-		switch {
-		case !slices.Contains(ImportColumns, name):
-			errs = append(errs, RowError{Row: 1, Column: h, Reason: fmt.Sprintf("unknown column; fix: use only %s", strings.Join(ImportColumns, ", "))})
-		case col[name] != 0:
-			errs = append(errs, RowError{Row: 1, Column: h, Reason: "column given twice; fix: keep one of them"})
-		default:
-			col[name] = i + 1 // 0 means absent
-		}
-	}
-	for _, req := range []string{"number", "name"} {
-		if col[req] == 0 {
-			errs = append(errs, RowError{Row: 1, Column: req, Reason: "required column is missing; fix: add it to the header row"})
-		}
-	}
-	if len(errs) > 0 {
+	col, recs, errs := readTable(r, ImportColumns)
+	if col == nil {
 		return nil, errs
 	}
+	var missing []RowError
+	for _, req := range []string{"number", "name"} {
+		if _, ok := col[req]; !ok {
+			missing = append(missing, RowError{Row: 1, Column: req, Reason: "required column is missing; fix: add it to the header row"})
+		}
+	}
+	if len(missing) > 0 {
+		return nil, missing
+	}
 	var rows []*importRow
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			errs = append(errs, csvError(err))
-			var pe *csv.ParseError
-			if errors.As(err, &pe) && errors.Is(pe.Err, csv.ErrFieldCount) {
-				continue
-			}
-			break // a broken quote leaves the rest of the file unreadable
-		}
-		line, _ := cr.FieldPos(0)
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue
-		}
-		if len(rec) != len(header) {
-			errs = append(errs, RowError{Row: line, Reason: fmt.Sprintf("has %d fields, the header has %d; fix: quote values that contain the separator", len(rec), len(header))})
-			continue
-		}
-		get := func(name string) string {
-			if i := col[name]; i != 0 {
-				return strings.TrimSpace(rec[i-1])
+	for _, rec := range recs {
+		// Passwords are taken as typed: spaces may be part of one.
+		raw := func(name string) string {
+			if i, ok := col[name]; ok {
+				return rec.fields[i]
 			}
 			return ""
 		}
-		rows = append(rows, &importRow{line: line, number: get("number"), name: get("name"), dept: get("department"),
+		get := func(name string) string { return strings.TrimSpace(raw(name)) }
+		rows = append(rows, &importRow{line: rec.line, number: get("number"), name: get("name"), dept: get("department"),
 			deptName: get("department_name"), site: get("site"), cosRaw: get("cos"), pin: get("pin"),
-			email: get("email"), enabledRaw: get("enabled"), did: get("did"),
-			// Passwords are taken as typed: spaces may be part of one.
-			password: func() string {
-				if i := col["password"]; i != 0 {
-					return rec[i-1]
-				}
-				return ""
-			}()})
+			email: get("email"), enabledRaw: get("enabled"), did: get("did"), password: raw("password")})
 	}
 	return rows, errs
 }
