@@ -90,8 +90,14 @@ func rtpAddrs(cfg Config, listeners []server.Listener, advertise string) (v4, v6
 		}
 		ip = ip.Unmap()
 		if ip.IsUnspecified() {
-			if adv.IsValid() && adv.Is4() == ip.Is4() {
+			switch {
+			case !adv.IsValid():
+			case adv.Is4() == ip.Is4():
 				set(ip, adv)
+			case ip.Is6() && adv.Is4():
+				// "0.0.0.0:5060" comes back from the listener as a
+				// dual-stack [::]:5060, which takes IPv4 as well.
+				set(netip.IPv4Unspecified(), adv)
 			}
 			continue
 		}

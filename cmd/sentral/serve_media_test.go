@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"testing"
 
 	"go.uber.org/zap"
 
 	"github.com/sentralpbx/sentral/events"
+	"github.com/sentralpbx/sentral/sip/server"
 )
 
 type fakeCounts struct{ nw, saved int }
@@ -47,5 +49,19 @@ func TestMailboxChanges(t *testing.T) {
 	}
 	if notified != len(steps) {
 		t.Errorf("MWI told %d times, want %d (a failed NOTIFY does not stop the event)", notified, len(steps))
+	}
+}
+
+// TestRTPAddrsDualStackWildcard: sip.listen udp:0.0.0.0:5060 is reported
+// by the bound socket as [::]:5060 (dual stack); with an IPv4 address to
+// advertise, RTP must bind 0.0.0.0 and advertise it rather than find no
+// address at all (`make run` on a host with only IPv4).
+func TestRTPAddrsDualStackWildcard(t *testing.T) {
+	v4, v6 := rtpAddrs(DefaultConfig(), []server.Listener{{Network: "udp", Addr: "[::]:5060"}}, "192.0.2.2")
+	if v4 == nil || v4.bind != netip.IPv4Unspecified() || v4.advertise != netip.MustParseAddr("192.0.2.2") {
+		t.Fatalf("v4 = %+v, want bind 0.0.0.0 advertising 192.0.2.2", v4)
+	}
+	if v6 != nil {
+		t.Errorf("v6 = %+v, want none without an IPv6 address to advertise", v6)
 	}
 }
