@@ -22,6 +22,9 @@ func featurePBX(t *testing.T) *pbx {
 	for _, n := range []string{"100", "101", "102", "103", "104"} {
 		p.mustCLI("ext", "add", n, "--tenant", "funksjon", "--name", "Ext "+n, "--password", e2ePassword, "--voicemail=false")
 	}
+	// Phones register next: the server must know the tenant first (it
+	// follows the store within a poll interval, which a fast CLI beats).
+	p.synced()
 	return p
 }
 
