@@ -515,6 +515,7 @@ func (p *Proxy) summarize(req *sip.Request) (in routing.Request, pop int) {
 	if src, err := sourceIP(req.Source()); err == nil {
 		in.Source = src
 	}
+	in.FromMedia = p.fromMedia(req.Source())
 	if in.ToTag != "" {
 		in.DialogNumbers = p.dialogNumbers(callID(req))
 	}
@@ -522,6 +523,22 @@ func (p *Proxy) summarize(req *sip.Request) (in routing.Request, pop int) {
 		p.authenticate(req, &in)
 	}
 	return in, pop
+}
+
+// fromMedia reports whether src (ip:port) is our media server's socket.
+// Only loopback can carry such a source (the media server listens there),
+// so the switchboard's calls need no credentials.
+func (p *Proxy) fromMedia(src string) bool {
+	mf, ok := p.cat.(routing.MediaFinder)
+	if !ok {
+		return false
+	}
+	ms, err := netip.ParseAddrPort(mf.MediaServer())
+	if err != nil || !ms.Addr().IsLoopback() {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(src)
+	return err == nil && ap.Addr().Unmap() == ms.Addr().Unmap() && ap.Port() == ms.Port()
 }
 
 // authenticate verifies Proxy-Authorization against the From tenant.

@@ -34,3 +34,30 @@ func TestStateOfPassesThePhoneBook(t *testing.T) {
 		t.Error("CallerName(2002) found a name")
 	}
 }
+
+// mediaCatalog is a catalog that names the media server.
+type mediaCatalog struct {
+	Catalog
+	ms string
+}
+
+func (m mediaCatalog) MediaServer() string { return m.ms }
+
+// TestFromMedia: only the media server's own socket is trusted, and only
+// on loopback.
+func TestFromMedia(t *testing.T) {
+	p := &Proxy{cat: mediaCatalog{ms: "127.0.0.1:40000"}}
+	for src, want := range map[string]bool{
+		"127.0.0.1:40000": true, "127.0.0.1:40001": false, "192.0.2.1:40000": false, "": false, "[::ffff:127.0.0.1]:40000": true,
+	} {
+		if got := p.fromMedia(src); got != want {
+			t.Errorf("fromMedia(%q) = %v, want %v", src, got, want)
+		}
+	}
+	if (&Proxy{cat: mediaCatalog{ms: "192.0.2.9:40000"}}).fromMedia("192.0.2.9:40000") {
+		t.Error("a media server off loopback is trusted")
+	}
+	if (&Proxy{cat: bookCatalog{}}).fromMedia("127.0.0.1:40000") {
+		t.Error("a catalog without a media server trusts a source")
+	}
+}

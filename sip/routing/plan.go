@@ -161,10 +161,10 @@ func ringNumber(st State, ps PlanState, tenant store.Tenant, number string, d De
 			return ringGroup(st, ps, tenant, g, members, d)
 		}
 	}
-	if number == tenant.SwitchboardNumber && depth == 0 {
-		// The switchboard queue comes with the console; until then the
-		// switchboard number rings what it is, if it is internal.
-		return d.reject(StatusTemporarilyUnavail, "Temporarily Unavailable", "switchboard "+number+" has no queue yet")
+	if number == tenant.SwitchboardNumber {
+		// A switchboard number that is neither an extension nor a group
+		// is the operators' queue.
+		return queueTarget(st, tenant, d)
 	}
 	return d.reject(StatusNotFound, "Not Found", "no extension or group "+number)
 }
@@ -404,12 +404,67 @@ func switchboard(st State, ps PlanState, tenant store.Tenant, d Decision) Decisi
 		return d.reject(StatusNotFound, "Not Found", "tenant "+tenant.Name+" has no switchboard")
 	}
 	if strings.HasPrefix(sb, "+") {
-		// A public switchboard number rings the operators' queue, which
-		// arrives with the console.
+		// A public switchboard number rings the operators' queue.
 		d.CalleeExt = sb
-		return d.reject(StatusTemporarilyUnavail, "Temporarily Unavailable", "switchboard queue not available yet")
+		return queueTarget(st, tenant, d)
 	}
 	return ringNumber(st, ps, tenant, sb, d, 1)
+}
+
+// AppSwitchboard is the media server application of the operators' queue.
+const AppSwitchboard = "switchboard"
+
+// queueTarget puts a call to the switchboard into the operators' queue at
+// the media server (media/queue decides night service and overflow).
+func queueTarget(st State, tenant store.Tenant, d Decision) Decision {
+	ms := mediaServer(st)
+	if ms == "" {
+		return d.reject(StatusTemporarilyUnavail, "Temporarily Unavailable", "no media server for the switchboard queue")
+	}
+	t := MediaTarget(ms, AppSwitchboard, "tenant", strconv.FormatInt(tenant.ID, 10), "dialled", d.Dialled)
+	t.Number = tenant.SwitchboardNumber
+	d.Kind, d.Targets = Fork, []Target{t}
+	d.Why = "switchboard queue of " + tenant.Name
+	return d
+}
+
+// system routes a call our media server places (the switchboard ringing
+// an operator, putting a caller through, calling back): trusted without
+// credentials, dialled in the request-URI tenant's number plan as a phone
+// of the tenant would dial it. The caller shown is the media server's
+// From (the original caller, so the callee sees who is put through);
+// external numbers go out with the tenant's public switchboard identity.
+func system(req Request, st State, ps PlanState) Decision {
+	d := Decision{Direction: DirInternal, Dialled: req.URIUser, Caller: req.FromUser}
+	tenant, ok := st.TenantByDomain(req.URIHost)
+	if !ok {
+		return d.reject(StatusNotFound, "Not Found", "media server call to unknown domain "+req.URIHost)
+	}
+	d.CallerTenant, d.CalleeTenant = tenant, tenant
+	// The switchboard acts for the tenant: it may reach mobiles and
+	// national numbers, like the default class of service.
+	caller := store.Extension{TenantID: tenant.ID, COS: store.DefaultCOS, DisplayName: tenant.DisplayName}
+	pc := planContext{st: st, ps: ps, tenant: tenant, caller: caller}
+	n, err := dialplan.Classify(dialplan.Plan{OutsidePrefix: tenant.OutsidePrefix, Internal: pc.internal}, req.URIUser)
+	if err != nil {
+		return d.reject(StatusNotFound, "Not Found", err.Error())
+	}
+	d.Normalised = n.Normalised
+	switch n.Kind {
+	case dialplan.Internal:
+		return pc.internalTarget(req, d, n.Normalised)
+	case dialplan.Emergency:
+		d.Direction = DirEmergency
+		return pc.outbound(d, n, true)
+	}
+	if t, ok := ps.DID(n.Normalised); ok && t.TenantID == tenant.ID && t.Kind != DIDSwitchboard {
+		return ringNumber(st, ps, tenant, t.Number, d, 0)
+	}
+	d.Direction = DirOutbound
+	if ok, reason := dialplan.Allowed(string(caller.COS), n.Kind); !ok {
+		return d.reject(StatusForbidden, reason, "the switchboard's class of service refuses "+n.Kind.String())
+	}
+	return pc.outbound(d, n, false)
 }
 
 // inboundNumber turns the user part an operator sends into E.164: +47...,

@@ -68,6 +68,10 @@ type Request struct {
 	// Source is the address the request came from: requests from a
 	// trunk's peer addresses are inbound calls.
 	Source netip.Addr
+	// FromMedia: the request came from our own media server's socket (the
+	// switchboard calling an operator or a transfer target). It is trusted
+	// like an authenticated caller of the request-URI's tenant.
+	FromMedia bool
 	// DialogNumbers are the extension numbers the proxy recorded for this
 	// dialog (caller, callee, the group member that answered), which the
 	// request itself may not name (a call to a DID or a group).
@@ -360,6 +364,9 @@ func decide(req Request, st State) Decision {
 	}
 
 	ps, _ := st.(PlanState)
+	if req.FromMedia && ps != nil {
+		return system(req, st, ps)
+	}
 	if tf, ok := st.(TrunkFinder); ok && ps != nil && req.Source.IsValid() {
 		if trunk, ok := tf.TrunkFrom(req.Source); ok {
 			return inbound(req, st, ps, trunk)
