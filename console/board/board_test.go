@@ -74,7 +74,9 @@ func TestBoardFollowsPhonesAndSettings(t *testing.T) {
 		mk(store.Extension{Number: "2002", DisplayName: "Per", DND: true})
 		mk(store.Extension{Number: "2003", DisplayName: "Ola", ForwardAlways: "2001"})
 		mk(store.Extension{Number: "2004", DisplayName: "Av"})
-		names := func(_ int64, n string) (string, bool) { return map[string]string{"2001": "Kari Ødegård-Hansen"}[n], n == "2001" }
+		names := func(_ int64, n string) (string, bool) {
+			return map[string]string{"2001": "Kari Ødegård-Hansen"}[n], n == "2001"
+		}
 		r := regs{{TenantID: tn.ID, Number: "2002", Expires: time.Now().Add(time.Hour)}}
 		b := New(st, r, names, zaptest.NewLogger(t))
 		if err := b.Load(ctx); err != nil {
