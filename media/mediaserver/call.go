@@ -22,6 +22,7 @@ var (
 	// ErrCallEnded is returned by Session methods once the call is over.
 	ErrCallEnded      = errors.New("mediaserver: call ended")
 	errCallerBye      = errors.New("caller hung up")
+	errCalleeBye      = errors.New("called party hung up")
 	errDeadMedia      = errors.New("dead media")
 	errAppDone        = errors.New("application finished")
 	errAppHangup      = errors.New("application hung up")
@@ -38,15 +39,18 @@ const digitBuffer = 32
 // recorder slowed by a disk hiccup loses nothing.
 const recordQueue = 256
 
-// call is one answered dialog. Its fields up to mu are set before it is
-// shared and never change; the rest are guarded by mu.
+// call is one dialog: answered (dialog is set) or dialled (out is set).
+// Its fields up to mu are set before it is shared and never change; the
+// rest are guarded by mu, except those under txMu.
 type call struct {
 	srv      *Server
 	log      *zap.Logger
 	id       string
+	key      string // the dialog ID incoming in-dialog requests carry
 	appName  string
 	app      App
-	dialog   *sipgo.DialogServerSession
+	dialog   *sipgo.DialogServerSession // answered calls
+	out      *sipgo.DialogClientSession // dialled calls
 	params   map[string]string
 	number   string
 	display  string
@@ -69,37 +73,94 @@ type call struct {
 	rec        *recording
 	mediaEnded bool
 	ackWait    map[uint32]chan *sip.Request // re-INVITE CSeq -> its ACK
+	remoteSeq  uint32                       // dialled: the far end's last CSeq, 0 before any
+	relay      *relay                       // the bridge forwarding our packets, if any
+	playing    int                          // Play calls running
+
+	// txMu orders what goes out of the endpoint: Play and a bridge
+	// forwarding into this call, so the stream stays one timeline.
+	txMu sync.Mutex
+	// lastSent is when the last packet went out, to keep RTP timestamps
+	// in step with the wall clock across the pauses between prompts and
+	// bridges.
+	lastSent time.Time
 }
 
 type callInit struct {
 	log    *zap.Logger
 	dialog *sipgo.DialogServerSession
-	app    App
-	req    *sip.Request
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	ep     *rtp.Endpoint
-	codec  codec.Codec
-	sdp    *sdp.Session
-	local  sdp.Local
-	choice sdp.Choice
+	out    *sipgo.DialogClientSession
+	key    string
+	// number and display name the caller (dialled: the called party)
+	number, display string
+	app             App
+	req             *sip.Request
+	ctx             context.Context
+	cancel          context.CancelCauseFunc
+	ep              *rtp.Endpoint
+	codec           codec.Codec
+	sdp             *sdp.Session
+	local           sdp.Local
+	choice          sdp.Choice
 }
 
 func newCall(s *Server, in callInit) *call {
-	number, display := callerOf(in.req)
 	c := &call{
-		srv: s, log: in.log, id: callID(in.req), appName: unescape(in.req.Recipient.User), app: in.app,
-		dialog: in.dialog, params: uriParams(in.req.Recipient), number: number, display: display,
+		srv: s, log: in.log, id: callID(in.req), key: in.key, app: in.app,
+		dialog: in.dialog, out: in.out, number: in.number, display: in.display,
 		ctx: in.ctx, cancel: in.cancel, ep: in.ep, codec: in.codec, pt: in.choice.Codec.PT,
 		digits: make(chan rune, digitBuffer), muxDone: make(chan struct{}),
 		sdp: in.sdp, local: in.local, ackWait: map[uint32]chan *sip.Request{},
 	}
+	if in.dialog != nil {
+		c.appName, c.params = unescape(in.req.Recipient.User), uriParams(in.req.Recipient)
+		c.number, c.display = callerOf(in.req)
+		c.key = in.dialog.ID
+	}
 	c.applyLocked(in.choice)
 	c.session = &Session{c: c}
-	// The dialog's context ends with the dialog: a BYE from the caller, a
-	// CANCEL before the answer, our own BYE.
-	c.stopDlg = context.AfterFunc(in.dialog.Context(), func() { c.end(errCallerBye) })
+	// The dialog's context ends with the dialog: a BYE from the far end,
+	// a CANCEL before the answer, our own BYE.
+	if in.dialog != nil {
+		c.stopDlg = context.AfterFunc(in.dialog.Context(), func() { c.end(errCallerBye) })
+	} else {
+		c.stopDlg = context.AfterFunc(in.out.Context(), func() { c.end(errCalleeBye) })
+	}
 	return c
+}
+
+// state returns the dialog's state.
+func (c *call) state() sip.DialogState {
+	if c.out != nil {
+		return c.out.LoadState()
+	}
+	return c.dialog.LoadState()
+}
+
+// readRequest checks an in-dialog request's CSeq (RFC 3261 §12.2.2).
+// sipgo's client dialog would compare the far end's CSeq with our own
+// numbering, so dialled calls keep their own count.
+func (c *call) readRequest(req *sip.Request, tx sip.ServerTransaction) error {
+	if c.out == nil {
+		return c.dialog.ReadRequest(req, tx)
+	}
+	seq := req.CSeq().SeqNo
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.remoteSeq != 0 && seq <= c.remoteSeq {
+		return sipgo.ErrDialogInvalidCseq
+	}
+	c.remoteSeq = seq
+	return nil
+}
+
+// readBye takes the far end's BYE: it answers 200 and ends the dialog,
+// whose context then ends the call.
+func (c *call) readBye(req *sip.Request, tx sip.ServerTransaction) error {
+	if c.out != nil {
+		return c.out.ReadBye(req, tx)
+	}
+	return c.dialog.ReadBye(req, tx)
 }
 
 // Caller returns the caller's number and display name.
@@ -119,10 +180,14 @@ func (c *call) cleanup() {
 	})
 }
 
-// bye ends the dialog from our side, through the caller's route set.
+// bye ends the dialog from our side, through its route set.
 func (c *call) bye() {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), byeTimeout)
 	defer cancel()
+	if c.out != nil {
+		c.byeOut(ctx)
+		return
+	}
 	inv := c.dialog.InviteRequest
 	cont := inv.Contact()
 	if cont == nil {
@@ -205,7 +270,7 @@ func (c *call) readMedia() {
 				presses = det.Advance(presses, p.Timestamp)
 			}
 			c.mu.Lock()
-			rec := c.rec
+			rec, rl := c.rec, c.relay
 			if rec != nil && !rec.closed {
 				select {
 				case rec.ch <- p:
@@ -213,6 +278,12 @@ func (c *call) readMedia() {
 				}
 			}
 			c.mu.Unlock()
+			if rl != nil {
+				// Bridged: the packet, key presses included, is for the
+				// other leg.
+				rl.forward(p)
+				continue
+			}
 			if rec != nil {
 				// The recorder has its own detector and acts on its stop
 				// key; a press during a recording is not a menu choice.
@@ -230,8 +301,12 @@ func (c *call) readMedia() {
 // infoDigit takes a key press that came by SIP INFO.
 func (c *call) infoDigit(d rune) {
 	c.mu.Lock()
-	rec := c.rec
+	rec, rl := c.rec, c.relay
 	c.mu.Unlock()
+	if rl != nil {
+		c.log.Debug("key press by SIP INFO dropped: bridged", zap.String("key", string(d)))
+		return
+	}
 	if rec != nil {
 		if d == rec.stopKey {
 			rec.stop(errStopKey)
@@ -266,6 +341,9 @@ func (c *call) onAck(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		return
 	}
+	if c.out != nil {
+		return // we sent the INVITE: no ACK of ours to take but re-INVITEs'
+	}
 	if err := c.dialog.ReadAck(req, tx); err != nil {
 		c.log.Debug("ACK ignored", zap.Error(err), zap.Uint32("cseq", cseq.SeqNo))
 	}
@@ -290,7 +368,7 @@ func (c *call) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(c.log, req, tx, sip.StatusRequestPending, "Request Pending")
 		return
 	}
-	if err := c.dialog.ReadRequest(req, tx); err != nil {
+	if err := c.readRequest(req, tx); err != nil {
 		// A CSeq not above the last one: a stale or crossed request
 		// (RFC 3261 §12.2.2).
 		respond(c.log, req, tx, sip.StatusInternalServerError, "Server Internal Error", sip.NewHeader("Retry-After", "1"))
@@ -353,7 +431,7 @@ func (c *call) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 func (c *call) waitConfirmed() bool {
 	deadline := time.Now().Add(2 * sip.T1)
 	for {
-		switch c.dialog.LoadState() {
+		switch c.state() {
 		case sip.DialogStateConfirmed:
 			return true
 		case sip.DialogStateEnded:

@@ -8,6 +8,26 @@
 // It listens on a loopback UDP address of its own: only the proxy talks to
 // it, over the proxy's record-routed dialogs, so it needs no registrar, no
 // authentication and no TCP.
+//
+// # Outbound calls and bridging
+//
+// For the switchboard it is also a back-to-back user agent. Server.Dial
+// places a call through the proxy (Config.Proxy): an INVITE with our G.711
+// offer (Config.Codecs order, plus telephone-event 101), sent from our
+// listening socket with a preloaded loose Route naming the proxy, CANCELed
+// when the dial's context ends or DialSpec.Ring passes. It needs no
+// credentials: the proxy trusts INVITEs from the media server's socket.
+// In-dialog requests (ACK, BYE) follow the route set of the answer's
+// Record-Route; requests from the far end (BYE, re-INVITE, INFO) reach the
+// same handlers as those of answered calls. The answered call is a
+// *Session like an App's: Play, ReadDigits, Record, hold by re-INVITE,
+// dead-media timeout; its owner ends it with Hangup.
+//
+// Bridge relays audio between two sessions, answered or dialled, until a
+// context ends or a leg hangs up, transcoding PCMU↔PCMA and passing RFC
+// 4733 key presses through; afterwards each session can Play again or be
+// bridged to another. Session.Done and Session.Ended tell when and why a
+// call ended.
 package mediaserver
 
 import (
@@ -73,7 +93,11 @@ type Config struct {
 	Codecs []string
 	// Apps maps the request-URI user part to the application run for it.
 	Apps map[string]App
-	Log  *zap.Logger
+	// Proxy is the host:port of the proxy's UDP listener: Dial sends its
+	// INVITEs there (as a preloaded loose Route), and its RTP offer uses
+	// the address family of the proxy's address. Empty disables Dial.
+	Proxy string
+	Log   *zap.Logger
 	// MaxCalls bounds concurrent calls; INVITEs beyond it get 503.
 	MaxCalls int
 	// DeadMediaTimeout ends a call whose caller sends no RTP for this long
@@ -351,14 +375,14 @@ func (s *Server) release() {
 
 func (s *Server) register(c *call) {
 	s.mu.Lock()
-	s.calls[c.dialog.ID] = c
+	s.calls[c.key] = c
 	s.mu.Unlock()
 }
 
 func (s *Server) unregister(c *call) {
 	s.mu.Lock()
-	if s.calls[c.dialog.ID] == c {
-		delete(s.calls, c.dialog.ID)
+	if s.calls[c.key] == c {
+		delete(s.calls, c.key)
 	}
 	s.mu.Unlock()
 }
@@ -592,7 +616,7 @@ func (s *Server) runCall(c *call) {
 		c.app.Serve(c.ctx, c.session)
 	}()
 	c.end(errAppDone)
-	if c.dialog.LoadState() != sip.DialogStateEnded {
+	if c.state() != sip.DialogStateEnded {
 		c.bye()
 	}
 	c.log.Info("call ended", zap.NamedError("cause", context.Cause(c.ctx)))
@@ -610,12 +634,16 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		respond(s.log, req, tx, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 		return
 	}
-	if err := c.dialog.ReadBye(req, tx); err != nil {
+	if err := c.readBye(req, tx); err != nil {
 		c.log.Debug("BYE", zap.Error(err))
 		respond(c.log, req, tx, sip.StatusBadRequest, "Bad Request")
 		return
 	}
-	c.end(errCallerBye)
+	if c.out != nil {
+		c.end(errCalleeBye)
+	} else {
+		c.end(errCallerBye)
+	}
 }
 
 func (s *Server) onInfo(req *sip.Request, tx sip.ServerTransaction) {

@@ -24,22 +24,23 @@ const frameSamples = codec.ClockRate / 50
 // phone's jitter buffer would drop anyway.
 const maxLag = 3 * voicemail.Ptime
 
-// Session is an application's handle on its call. Its methods are meant
-// for the goroutine running App.Serve; only Hangup may be called from
-// elsewhere.
+// Session is the handle on one call: answered (given to App.Serve) or
+// dialled (returned by Server.Dial). Play, ReadDigits, FlushDigits, Record
+// and Bridge are meant for one goroutine at a time (the App's, or the
+// dialled call's owner's), and a session is in at most one Play or Bridge
+// at a time (ErrBusy otherwise); CallID, Caller, Codec, Done, Ended and
+// Hangup may be called from anywhere.
 type Session struct {
 	c *call
-	// lastSent is when the last frame went out, to keep RTP timestamps in
-	// step with the wall clock across the pauses between prompts.
-	lastSent time.Time
 }
 
 var _ voicemail.Call = (*Session)(nil)
 
-// CallID returns the SIP Call-ID.
+// CallID returns the SIP Call-ID (for a dialled call, the one we chose).
 func (s *Session) CallID() string { return s.c.id }
 
-// App returns the request-URI user part the call was routed by.
+// App returns the request-URI user part the call was routed by ("" for a
+// dialled call).
 func (s *Session) App() string { return s.c.appName }
 
 // Param returns a request-URI parameter ("" if absent); names are
@@ -48,7 +49,8 @@ func (s *Session) Param(name string) string { return s.c.params[strings.ToLower(
 
 // Caller returns the caller's number and display name: from
 // P-Asserted-Identity when the proxy set one, else from From. The number is
-// empty when withheld.
+// empty when withheld. For a dialled call it is the called party, from the
+// answer's P-Asserted-Identity, else its To.
 func (s *Session) Caller() (number, display string) { return s.c.number, s.c.display }
 
 // Codec returns the negotiated codec.
@@ -57,9 +59,32 @@ func (s *Session) Codec() codec.Codec { return s.c.codec }
 // Log returns the call's logger (with call_id).
 func (s *Session) Log() *zap.Logger { return s.c.log }
 
-// Hangup ends the call: the context given to Serve ends, and the server
-// sends BYE once Serve returns.
+// Hangup ends the call and closes Done. On an answered call the context
+// given to Serve ends and the server sends BYE once Serve returns; on a
+// dialled call the server sends BYE at once (Hangup does not wait for it).
+// It may be called from any goroutine, more than once.
 func (s *Session) Hangup() { s.c.end(errAppHangup) }
+
+// Done is closed when the call has ended for any reason: the far end hung
+// up, Hangup, dead media, a failed re-INVITE, the server stopping, or (for
+// an answered call) its App returning.
+func (s *Session) Done() <-chan struct{} { return s.c.ctx.Done() }
+
+// Ended returns nil while the call is up; after Done is closed, an error
+// wrapping ErrCallEnded whose text says why (for logs).
+func (s *Session) Ended() error {
+	if s.c.ctx.Err() == nil {
+		return nil
+	}
+	cause := context.Cause(s.c.ctx)
+	if cause == nil || errors.Is(cause, ErrCallEnded) {
+		return ErrCallEnded
+	}
+	return fmt.Errorf("%w: %w", ErrCallEnded, cause)
+}
+
+// Dialled reports whether the call was placed by Server.Dial.
+func (s *Session) Dialled() bool { return s.c.out != nil }
 
 // FlushDigits forgets key presses not yet read, so that a key pressed
 // during a prompt does not answer the next question.
@@ -106,6 +131,18 @@ func (s *Session) Play(ctx context.Context, samples []int16, interruptible bool)
 	if len(samples) == 0 {
 		return 0, nil
 	}
+	c.mu.Lock()
+	if c.relay != nil {
+		c.mu.Unlock()
+		return 0, ErrBusy
+	}
+	c.playing++
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.playing--
+		c.mu.Unlock()
+	}()
 	codes := c.codec.Encode(samples, make([]byte, 0, len(samples)))
 	frame := make([]byte, frameSamples)
 	timer := time.NewTimer(time.Hour)
@@ -166,27 +203,43 @@ func (s *Session) await(ctx context.Context, digits <-chan rune, tick <-chan tim
 // send sends one frame; the first of a talkspurt carries the marker and a
 // timestamp step covering the silence since the last one.
 func (s *Session) send(frame []byte, first bool) error {
-	c := s.c
+	_, err := s.c.transmit(s.c.pt, frame, frameSamples, first, first)
+	return err
+}
+
+// transmit sends one packet into the call's outgoing stream. With resync
+// (the first packet of a prompt or of a bridge) the timestamp steps by at
+// least the wall-clock time since the last packet, so the stream stays one
+// timeline across prompts and bridges; otherwise by delta. It reports
+// false when nothing was sent because the far end holds us (time is kept:
+// the next resync covers the gap).
+func (c *call) transmit(pt uint8, payload []byte, delta uint32, marker, resync bool) (bool, error) {
+	c.txMu.Lock()
+	defer c.txMu.Unlock()
+	return c.transmitLocked(pt, payload, delta, marker, resync)
+}
+
+// transmitLocked is transmit with txMu held.
+func (c *call) transmitLocked(pt uint8, payload []byte, delta uint32, marker, resync bool) (bool, error) {
 	c.mu.Lock()
 	sending := c.sending
 	c.mu.Unlock()
 	if !sending {
-		return nil // held by the caller: keep time, send nothing
+		return false, nil // held by the far end: keep time, send nothing
 	}
-	delta := uint32(frameSamples)
 	now := time.Now()
-	if first && !s.lastSent.IsZero() {
-		gap := uint32(now.Sub(s.lastSent) * codec.ClockRate / time.Second)
+	if resync && !c.lastSent.IsZero() {
+		gap := uint32(now.Sub(c.lastSent) * codec.ClockRate / time.Second)
 		delta = max(delta, gap)
 	}
-	if err := c.ep.Send(frame, delta, first); err != nil {
+	if err := c.ep.SendPT(pt, payload, delta, marker); err != nil {
 		if errors.Is(err, rtp.ErrClosed) {
-			return ErrCallEnded
+			return false, ErrCallEnded
 		}
 		c.log.Debug("rtp send", zap.Error(err))
 	}
-	s.lastSent = now
-	return nil
+	c.lastSent = now
+	return true, nil
 }
 
 // ReadDigits collects up to max key presses (0: no limit), ending early
@@ -248,6 +301,10 @@ func (s *Session) Record(ctx context.Context, w io.WriteSeeker, opts voicemail.R
 	defer stop()
 	rec := &recording{ch: make(chan *prtp.Packet, recordQueue), stopKey: opts.StopKey, stop: cancel}
 	c.mu.Lock()
+	if c.relay != nil {
+		c.mu.Unlock()
+		return voicemail.Result{}, ErrBusy
+	}
 	if c.rec != nil {
 		c.mu.Unlock()
 		return voicemail.Result{}, errors.New("mediaserver: record: a recording is already running")

@@ -1,7 +1,9 @@
 // Package mediaservertest is a scripted SIP phone for tests of the media
 // server and the applications on it: it calls with a G.711 offer over real
 // loopback sockets, sends RTP audio and key presses (RFC 4733 or SIP INFO),
-// records the audio it receives, and answers BYE.
+// records the audio it receives, and answers BYE. It also takes calls
+// (the media server's Dial): SetPlan says whether it rings, answers or
+// refuses, and NextIncoming hands each INVITE to the test.
 package mediaservertest
 
 import (
@@ -38,8 +40,12 @@ type Phone struct {
 	ports  *rtp.Ports
 	served chan struct{}
 
-	mu    sync.Mutex
-	calls map[string]*Call // by Call-ID
+	incoming chan *Incoming
+
+	mu       sync.Mutex
+	calls    map[string]*Call     // by Call-ID
+	answered map[string]*Incoming // by Call-ID
+	plan     Plan
 }
 
 // NewPhone starts a phone whose RTP ports come from ports. Close stops it.
@@ -73,13 +79,15 @@ func NewPhone(ports *rtp.Ports, log *zap.Logger) (*Phone, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Phone{
 		ctx: ctx, cancel: cancel, log: log, conn: conn, addr: ap, ua: ua, cli: cli, ports: ports,
-		served: make(chan struct{}), calls: map[string]*Call{},
+		served: make(chan struct{}), calls: map[string]*Call{}, answered: map[string]*Incoming{},
+		incoming: make(chan *Incoming, 16),
 		dua: &sipgo.DialogUA{Client: cli, ContactHDR: sip.ContactHeader{
 			Address: sip.Uri{Scheme: "sip", User: "phone", Host: "127.0.0.1", Port: int(ap.Port())},
 		}},
 	}
 	srv.OnBye(p.onBye)
-	srv.OnAck(func(*sip.Request, sip.ServerTransaction) {})
+	srv.OnAck(p.onAck)
+	srv.OnInvite(p.onInvite)
 	go func() {
 		defer close(p.served)
 		_ = srv.ServeUDP(conn)
@@ -111,9 +119,16 @@ func (p *Phone) Close() {
 	for _, c := range p.calls {
 		calls = append(calls, c)
 	}
+	ins := make([]*Incoming, 0, len(p.answered))
+	for _, in := range p.answered {
+		ins = append(ins, in)
+	}
 	p.mu.Unlock()
 	for _, c := range calls {
 		c.Close()
+	}
+	for _, in := range ins {
+		in.Close()
 	}
 	p.cancel()
 	_ = p.ua.Close()
@@ -130,6 +145,9 @@ func (p *Phone) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	c := p.calls[id]
 	p.mu.Unlock()
 	if c == nil {
+		if p.byeIncoming(id, req, tx) {
+			return
+		}
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "No Such Call", nil))
 		return
 	}
@@ -167,22 +185,42 @@ func (e *ResponseError) Error() string { return "phone: INVITE answered " + e.Re
 type Call struct {
 	Phone  *Phone
 	Dialog *sipgo.DialogClientSession
-	EP     *rtp.Endpoint
-	Choice sdp.Choice
-	Codec  codec.Codec
 	// Answer is the server's SDP answer.
 	Answer *sdp.Offer
+	Stream
 
 	ended   chan struct{}
 	byeOnce sync.Once
 	bye     *sip.Request
-	rxDone  chan struct{}
 	closed  sync.Once
+}
+
+// Stream is the media of a call, made or answered: it sends audio and
+// keys and records what arrives.
+type Stream struct {
+	EP     *rtp.Endpoint
+	Choice sdp.Choice
+	Codec  codec.Codec
+
+	rxDone chan struct{}
 
 	mu      sync.Mutex
 	pcm     []int16
 	lastRx  time.Time
 	packets int
+	ssrcs   []uint32
+	events  []RTPEvent
+	seqGaps int
+	lastSeq uint16
+	lastTS  uint32
+	tsBack  int
+}
+
+// RTPEvent is a received RFC 4733 packet.
+type RTPEvent struct {
+	Code   uint8
+	End    bool
+	Marker bool
 }
 
 // Dial calls target (a sip: URI) and waits for the answer; a refusal is a
@@ -240,7 +278,7 @@ func (p *Phone) Dial(ctx context.Context, target string, opts DialOptions) (*Cal
 	if !opts.KeepRoute {
 		d.InviteResponse.RemoveHeader("Record-Route")
 	}
-	c := &Call{Phone: p, Dialog: d, EP: ep, ended: make(chan struct{}), rxDone: make(chan struct{})}
+	c := &Call{Phone: p, Dialog: d, Stream: Stream{EP: ep, rxDone: make(chan struct{})}, ended: make(chan struct{})}
 	p.mu.Lock()
 	p.calls[d.InviteRequest.CallID().Value()] = c
 	p.mu.Unlock()
@@ -263,30 +301,63 @@ func (p *Phone) Dial(ctx context.Context, target string, opts DialOptions) (*Cal
 	return c, nil
 }
 
-// receive decodes the audio that arrives, in arrival order.
-func (c *Call) receive() {
+// receive decodes the audio that arrives, in arrival order, and notes
+// the stream's SSRCs, sequence gaps and RFC 4733 events.
+func (c *Stream) receive() {
 	defer close(c.rxDone)
 	for p := range c.EP.Packets() {
-		if p.PayloadType != c.Choice.Codec.PT {
-			continue
-		}
 		c.mu.Lock()
-		c.pcm = c.Codec.Decode(p.Payload, c.pcm)
-		c.lastRx = time.Now()
-		c.packets++
+		if n := len(c.ssrcs); n == 0 || c.ssrcs[n-1] != p.SSRC {
+			c.ssrcs = append(c.ssrcs, p.SSRC)
+		} else {
+			if p.SequenceNumber != c.lastSeq+1 {
+				c.seqGaps++
+			}
+			if int32(p.Timestamp-c.lastTS) < 0 {
+				c.tsBack++
+			}
+		}
+		c.lastSeq, c.lastTS = p.SequenceNumber, p.Timestamp
+		switch {
+		case p.PayloadType == c.Choice.Codec.PT:
+			c.pcm = c.Codec.Decode(p.Payload, c.pcm)
+			c.lastRx = time.Now()
+			c.packets++
+		case c.Choice.Event != nil && p.PayloadType == c.Choice.Event.PT:
+			var ev dtmf.Event
+			if ev.Unmarshal(p.Payload) == nil {
+				c.events = append(c.events, RTPEvent{Code: ev.Code, End: ev.End, Marker: p.Marker})
+			}
+		}
 		c.mu.Unlock()
 	}
 }
 
 // Received returns a copy of the audio received so far.
-func (c *Call) Received() []int16 {
+func (c *Stream) Received() []int16 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]int16(nil), c.pcm...)
 }
 
+// Events returns the RFC 4733 packets received so far.
+func (c *Stream) Events() []RTPEvent {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]RTPEvent(nil), c.events...)
+}
+
+// Continuity reports how the received stream held together: the SSRCs
+// seen in turn, sequence numbers that did not follow their predecessor
+// within one SSRC, and timestamps that went backwards.
+func (c *Stream) Continuity() (ssrcs []uint32, seqGaps, tsBack int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]uint32(nil), c.ssrcs...), c.seqGaps, c.tsBack
+}
+
 // Idle returns how long since the last audio packet, and whether any came.
-func (c *Call) Idle() (time.Duration, bool) {
+func (c *Stream) Idle() (time.Duration, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return time.Since(c.lastRx), c.packets > 0
@@ -369,7 +440,7 @@ func (c *Call) SendINFO(ctx context.Context, key rune) error {
 // SendKey sends a key press by RFC 4733 the way phones do: a marked start
 // packet, refreshes every 20 ms, three end packets, all with the start
 // timestamp; then it pauses 100 ms.
-func (c *Call) SendKey(key rune) error {
+func (c *Stream) SendKey(key rune) error {
 	if c.Choice.Event == nil {
 		return errors.New("phone: no telephone-event negotiated")
 	}
@@ -414,20 +485,20 @@ func silence(c codec.Codec) []byte {
 
 // ptSender sends with the negotiated payload type, which the endpoint was
 // opened without.
-type ptSender struct{ c *Call }
+type ptSender struct{ c *Stream }
 
 func (s ptSender) Send(payload []byte, delta uint32, marker bool) error {
 	return s.c.EP.SendPT(s.c.Choice.Codec.PT, payload, delta, marker)
 }
 
 // SendAudio sends 8 kHz samples as paced RTP in the call's codec.
-func (c *Call) SendAudio(ctx context.Context, pcm []int16) error {
+func (c *Stream) SendAudio(ctx context.Context, pcm []int16) error {
 	return voicemail.PlayCodes(ctx, ptSender{c}, c.Codec.Encode(pcm, nil), c.Codec)
 }
 
 // WaitQuiet waits until audio has been received and then none for quiet,
 // or ctx ends.
-func (c *Call) WaitQuiet(ctx context.Context, quiet time.Duration) error {
+func (c *Stream) WaitQuiet(ctx context.Context, quiet time.Duration) error {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for {
