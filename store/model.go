@@ -84,6 +84,15 @@ type Tenant struct {
 	// PhonebookSecret is the PBKDF2 hash (store/passhash) of the password
 	// desk phones bind to the LDAP phone book with; "" lets no phone bind.
 	PhonebookSecret string `json:"-"`
+	// SwitchboardHours are the switchboard's opening hours in
+	// media/queue's syntax ("mon-fri 08:00-15:30", Europe/Oslo); "" is
+	// always open. Provisioning checks the syntax; the store only its
+	// length (MaxSwitchboardHours).
+	SwitchboardHours string `json:"switchboard_hours,omitempty"`
+	// NightTarget is where calls to the switchboard number go outside the
+	// opening hours or when no operator is available: "" (a closed
+	// message), "voicemail:NUMBER" or a number; see ValidateNightTarget.
+	NightTarget string `json:"night_target,omitempty"`
 }
 
 // Bounds of the tenant's privacy settings.

@@ -94,6 +94,8 @@ type Store interface {
 	Voicemail() VoicemailStore
 	// Tariffs holds the tenants' tariff revisions.
 	Tariffs() TariffStore
+	// Operators holds the switchboard console's accounts.
+	Operators() OperatorStore
 
 	// TenantByDomain finds the tenant owning a SIP domain (the request's realm).
 	TenantByDomain(ctx context.Context, domain string) (Tenant, error)
@@ -274,4 +276,47 @@ type VoicemailStore interface {
 	// at least one message (a mailbox missing from the map has none), for
 	// sending message-waiting state at start-up.
 	CountsAll(ctx context.Context, tenantID int64) (map[string]VoicemailCounts, error)
+}
+
+// OperatorStore keeps the console's operator accounts (see Operator).
+// Like TariffStore it appends nothing to the change log; writes take no
+// store-wide write lock, every method is safe for concurrent callers on
+// any number of handles and joins the transaction of a Store given by
+// InTx. Operators are deleted with their tenant.
+//
+// Refusals are *FieldError values with Entity EntityOperator: ErrInvalid
+// for a bad value, ErrNotFound for an unknown id or username (or tenant),
+// ErrExists for a username another operator has.
+type OperatorStore interface {
+	// Create stores a new account and sets o's ID and timestamps.
+	// TenantID (an existing tenant), Username (ValidUsername), DisplayName,
+	// PasswordHash, Role, Extension (an extension number's syntax) and
+	// Locale (nb or en) are required; the lock-out fields are ignored.
+	Create(ctx context.Context, o *Operator) error
+	// Get returns one account by id.
+	Get(ctx context.Context, id int64) (Operator, error)
+	// Find returns one account by username (as stored: lower-case).
+	Find(ctx context.Context, username string) (Operator, error)
+	// List returns the accounts of a tenant (0: of all tenants), ordered
+	// by username.
+	List(ctx context.Context, tenantID int64) ([]Operator, error)
+	// Update writes o's DisplayName, PasswordHash, Role, Extension and
+	// Locale (checked as by Create) and sets UpdatedAt; the username, the
+	// tenant and the lock-out fields are not changed.
+	Update(ctx context.Context, o *Operator) error
+	// Delete removes an account.
+	Delete(ctx context.Context, id int64) error
+
+	// LoginFailed records a failed login at `at` atomically (concurrent
+	// failures all count) and returns the account as it now is. A failure
+	// more than p.Window after the first counted one starts a new count;
+	// the p.MaxFailures-th failure within the window locks the account
+	// until at+p.LockFor and resets the count.
+	LoginFailed(ctx context.Context, id int64, at time.Time, p LockoutPolicy) (Operator, error)
+	// LoginSucceeded records a successful login at `at`: the failure
+	// count is reset and LastLoginAt set. It does not lift a lock (a
+	// locked account is not asked for its password).
+	LoginSucceeded(ctx context.Context, id int64, at time.Time) error
+	// Unlock lifts a lock and resets the failure count.
+	Unlock(ctx context.Context, id int64) error
 }

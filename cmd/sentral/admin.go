@@ -9,6 +9,7 @@ func (a *app) addAdminCommands(root *cobra.Command) {
 	root.AddCommand(a.sipCmd())                    // sip registrations, sip bans (cli_sip.go)
 	root.AddCommand(a.cdrCmd())                    // cdr list (cli_cdr.go)
 	root.AddCommand(a.tariffCmd(), a.billingCmd()) // tariff, billing (cli_billing.go)
+	root.AddCommand(a.consoleCommands()...)        // operator, switchboard (cli_operator.go)
 	for _, c := range root.Commands() {
 		if c.Name() == "trunk" {
 			c.AddCommand(a.trunkStatusCmd()) // trunk status (cli_trunk.go)

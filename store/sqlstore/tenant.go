@@ -20,15 +20,15 @@ func tenantTable() *table[store.Tenant, *store.Tenant] {
 	return &table[store.Tenant, *store.Tenant]{
 		entity: store.EntityTenant, name: "tenants", keyCol: "name", global: true, ownerCol: "id",
 		cols: []string{"name", "display_name", "domain", "switchboard_number", "outside_prefix", "unknown_did",
-			"cdr_retention_days", "report_mask_digits", "phonebook_secret"},
+			"cdr_retention_days", "report_mask_digits", "phonebook_secret", "switchboard_hours", "night_target"},
 		order: "name, id",
 		dest: func(v *store.Tenant) []any {
 			return []any{&v.Name, &v.DisplayName, &v.Domain, &v.SwitchboardNumber, &v.OutsidePrefix, &v.UnknownDID,
-				&v.CDRRetentionDays, &v.ReportMaskDigits, &v.PhonebookSecret}
+				&v.CDRRetentionDays, &v.ReportMaskDigits, &v.PhonebookSecret, &v.SwitchboardHours, &v.NightTarget}
 		},
 		args: func(v *store.Tenant) []any {
 			return []any{v.Name, v.DisplayName, v.Domain, v.SwitchboardNumber, v.OutsidePrefix, string(v.UnknownDID),
-				v.CDRRetentionDays, v.ReportMaskDigits, v.PhonebookSecret}
+				v.CDRRetentionDays, v.ReportMaskDigits, v.PhonebookSecret, v.SwitchboardHours, v.NightTarget}
 		},
 		key:      func(v *store.Tenant) string { return v.Name },
 		tenantID: func(v *store.Tenant) int64 { return v.ID },
@@ -108,6 +108,12 @@ func checkTenant(ctx context.Context, tx *Store, v, old *store.Tenant) error {
 	if v.ReportMaskDigits < 0 || v.ReportMaskDigits > store.MaxReportMaskDigits {
 		return fieldErr(e, "report_mask_digits", strconv.Itoa(v.ReportMaskDigits), store.ErrInvalid,
 			"must be 0 (show external numbers whole) to %d", store.MaxReportMaskDigits)
+	}
+	if len(v.SwitchboardHours) > store.MaxSwitchboardHours {
+		return fieldErr(e, "switchboard_hours", "", store.ErrInvalid, "is %d characters long; at most %d", len(v.SwitchboardHours), store.MaxSwitchboardHours)
+	}
+	if err := store.ValidateNightTarget(v.NightTarget); err != nil {
+		return err
 	}
 	if len(v.Domain) > 253 || !domainRE.MatchString(v.Domain) {
 		return fieldErr(e, "domain", v.Domain, store.ErrInvalid, "must be a lower-case DNS name such as fjordvik.kommune.no")
@@ -352,6 +358,7 @@ func checkRangesKeepUsers(ctx context.Context, tx *Store, v, old *store.Tenant) 
 // parents, so no foreign key ever points at a deleted row mid-way.
 func deleteTenantContents(ctx context.Context, tx *Store, v *store.Tenant) error {
 	for _, q := range []string{
+		"DELETE FROM operators WHERE tenant_id = $1",
 		"DELETE FROM group_members WHERE group_id IN (SELECT id FROM ring_groups WHERE tenant_id = $1)",
 		"DELETE FROM ring_groups WHERE tenant_id = $1",
 		"DELETE FROM dect_handsets WHERE tenant_id = $1",
