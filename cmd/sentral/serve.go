@@ -126,7 +126,7 @@ func (a *app) serve(ctx context.Context) error {
 		return err
 	}
 
-	web, err := newConsole(a.cfg, sipStack, log.Named("console"))
+	web, err := newConsole(a.cfg, st, sipStack, dir, log.Named("console"))
 	if err != nil {
 		_ = ln.Close()
 		if provLn != nil {
@@ -191,6 +191,12 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	if sipStack != nil {
 		sipStack.run(start)
+	}
+	if web != nil && web.board != nil {
+		if err := web.board.Load(ctx); err != nil {
+			log.Error("console board", zap.Error(err))
+		}
+		start("console board", func(ctx context.Context) error { return web.board.Run(ctx, sipStack.hub) })
 	}
 	dirSvc.run(start)
 	log.Info("sentral ready",

@@ -3,6 +3,12 @@ package main
 import (
 	"crypto/tls"
 	"fmt"
+	"github.com/sentralpbx/sentral/console/api"
+	"github.com/sentralpbx/sentral/console/auth"
+	"github.com/sentralpbx/sentral/console/board"
+	"github.com/sentralpbx/sentral/console/web"
+	"github.com/sentralpbx/sentral/directory"
+	"github.com/sentralpbx/sentral/store"
 	"net"
 	"net/http"
 	"net/netip"
@@ -18,9 +24,11 @@ import (
 
 // consoleServer is the web listener for people: the softphone page.
 type consoleServer struct {
-	srv *http.Server
-	ln  net.Listener
-	tls bool
+	// board is the operators' extension board (nil without a switchboard).
+	board *board.Board
+	srv   *http.Server
+	ln    net.Listener
+	tls   bool
 }
 
 // newConsole binds the console listener (nil when console.listen is
@@ -28,7 +36,7 @@ type consoleServer struct {
 // localhost as a secure context, so microphones work, and a certificate
 // would only be in the way. Elsewhere it serves HTTPS with console.tls_*,
 // sip.tls_*, or a generated self-signed certificate.
-func newConsole(cfg Config, sip *sipStack, log *zap.Logger) (*consoleServer, error) {
+func newConsole(cfg Config, st store.Store, sip *sipStack, dir *directory.Directory, log *zap.Logger) (*consoleServer, error) {
 	cc := cfg.Console
 	if cc.Listen == "" {
 		return nil, nil
@@ -48,11 +56,39 @@ func newConsole(cfg Config, sip *sipStack, log *zap.Logger) (*consoleServer, err
 	mux := http.NewServeMux()
 	mux.Handle(softphone.PathPrefix, sp)
 	mux.Handle("/{$}", http.RedirectHandler(softphone.PathPrefix, http.StatusFound))
+	var brd *board.Board
+	if sip != nil && sip.media != nil && sip.media.switchboard != nil {
+		// The operators' console: the page, login and the API over the
+		// switchboard engine, the extension board and the phone book.
+		a, err := auth.New(st, auth.Options{Log: log.Named("auth")})
+		if err != nil {
+			return nil, fmt.Errorf("console: auth: %w", err)
+		}
+		brd = board.New(st, sip.loc, dir.NameFor, log.Named("board"))
+		domain := func(tenantID int64) string {
+			if t, ok := dir.Tenant(tenantID); ok {
+				return t.Domain
+			}
+			return ""
+		}
+		ws, ice := wsURL(ws), iceServers(cfg.WebRTC)
+		apiH := api.New(api.Deps{Queue: sip.media.switchboard, Board: brd, Directory: dir, Log: log.Named("api"),
+			User: func(r *http.Request) (api.User, bool) {
+				u, ok := auth.UserFrom(r.Context())
+				return api.User{Username: u.Username, Name: u.Name, TenantID: u.TenantID, Extension: u.Extension}, ok
+			},
+			Softphone: func(r *http.Request, tenantID int64) api.Softphone {
+				return api.Softphone{WSURL: ws(r), Domain: domain(tenantID), ICEServers: ice}
+			}})
+		a.Register(mux)
+		mux.Handle(api.Prefix, a.Require(apiH))
+		mux.Handle(web.PathPrefix, web.Handler())
+	}
 	ln, err := net.Listen("tcp", cc.Listen)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("console.listen %s: %w (choose a free address with --console-listen, or '' to disable)", cc.Listen, err)}
 	}
-	c := &consoleServer{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: zap.NewStdLog(log)}}
+	c := &consoleServer{board: brd, ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: zap.NewStdLog(log)}}
 	if !loopbackListen(ln.Addr().String()) {
 		conf, err := consoleTLS(cfg)
 		if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sentralpbx/sentral/media/queue"
+	"github.com/sentralpbx/sentral/sip/routing"
 	"net"
 	"net/netip"
 	"os"
@@ -30,11 +32,13 @@ import (
 // mediaStack is the media server (voicemail, announcements) with what
 // hangs off it: message-waiting notifications and the owners' HTTP API.
 type mediaStack struct {
-	srv  *mediaserver.Server
-	mwi  *mwi.Notifier
-	http *httpapi.Handler
-	dir  string
-	log  *zap.Logger
+	srv *mediaserver.Server
+	// switchboard is the operators' queue engine.
+	switchboard *queue.Switchboard
+	mwi         *mwi.Notifier
+	http        *httpapi.Handler
+	dir         string
+	log         *zap.Logger
 	// The RTP port allocators and advertised addresses, shared with the
 	// WebRTC gateway: one allocator per family for the whole process.
 	ports4, ports6 *rtp.Ports
@@ -174,10 +178,15 @@ func newMedia(cfg Config, st store.Store, cat *catalog.Catalog, plan planCatalog
 		return nil, fmt.Errorf("media: voicemail: %w", err)
 	}
 	mcfg.Apps = mediaserver.VoicemailApps(app)
+	sbApp := &switchboardApp{log: log.Named("switchboard")}
+	mcfg.Apps[routing.AppSwitchboard] = sbApp
+	mcfg.Proxy = mediaProxy(udp)
 	ms, err := mediaserver.New(mcfg)
 	if err != nil {
 		return nil, fmt.Errorf("media server: %w", err)
 	}
+	sbApp.sb = queue.New(queueMedia{ms: ms, cat: cat, vm: app}, switchboardSettings{cat: cat, log: log.Named("switchboard")},
+		plan.CallerName, log.Named("switchboard"))
 	h, err := httpapi.New(httpapi.Deps{Catalog: cat, Auth: authn, Guard: guard, Messages: st.Voicemail(), Log: log.Named("voicemail-http")},
 		httpapi.Options{Dir: dir, Algorithms: algs, OnChange: changes.changed})
 	if err != nil {
@@ -185,7 +194,7 @@ func newMedia(cfg Config, st store.Store, cat *catalog.Catalog, plan planCatalog
 		return nil, fmt.Errorf("media: voicemail http: %w", err)
 	}
 	log.Info("media server", zap.String("sip", ms.Addr()), zap.String("voicemail_dir", dir), zap.String("rtp_ports", cfg.Media.RTPPorts))
-	return &mediaStack{srv: ms, mwi: notifier, http: h, dir: dir, log: log,
+	return &mediaStack{srv: ms, mwi: notifier, http: h, dir: dir, log: log, switchboard: sbApp.sb,
 		ports4: mcfg.Ports4, ports6: mcfg.Ports6, adv4: mcfg.Advertise4, adv6: mcfg.Advertise6}, nil
 }
 
@@ -313,6 +322,12 @@ func (c *mailboxChanges) changed(tenantID int64, mailbox string) {
 // to it.
 func (m *mediaStack) run(spawn func(name string, f func(context.Context) error), hub *events.Hub) {
 	spawn("media server", m.srv.Run)
+	spawn("switchboard", func(ctx context.Context) error {
+		// The engine's own calls (call-backs, its clock) end with serve.
+		<-ctx.Done()
+		m.switchboard.Close()
+		return nil
+	})
 	spawn("mwi", m.mwi.Run)
 	spawn("mwi registrations", func(ctx context.Context) error {
 		regs := hub.Registrations.Subscribe(ctx, 1024)
