@@ -481,8 +481,14 @@ func (o *owner) bridgeOp() {
 func (o *owner) dialNumber(what, number, from, fromName string) {
 	o.dial.stop()
 	s, tenantID := o.c.s, o.c.tenantID
+	var headers map[string]string
+	if what == dialOperator || what == dialBackOp {
+		// The operator's browser answers the calls its console asked for
+		// by itself (the operator pressed Answer already).
+		headers = map[string]string{ConsoleHeader: o.c.id}
+	}
 	a := o.start("dial", func(ctx context.Context, a *activity) {
-		leg, err := s.media.Dial(ctx, tenantID, number, from, fromName, s.RingTime, nil)
+		leg, err := s.media.Dial(ctx, tenantID, number, from, fromName, s.RingTime, headers)
 		if err == nil && leg == nil {
 			err = errors.New("no leg")
 		}

@@ -57,6 +57,11 @@ type Leg interface {
 	Hangup()
 }
 
+// ConsoleHeader marks the calls the engine places to an operator's own
+// extension (answering, retrieving, calling back); its value is the
+// call's id. The console page answers such calls by itself.
+const ConsoleHeader = "X-Sentral-Console"
+
 // Media is what the engine needs of the media server.
 type Media interface {
 	// Dial calls number (what a phone of the tenant would dial) from the
