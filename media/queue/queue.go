@@ -190,6 +190,9 @@ type tenant struct {
 	calls  map[string]*call // every call the switchboard holds, by id
 	recent []RecentCall     // newest first
 	night  Night            // as last published
+	// nightKnown: night has been published once. Until then any state is
+	// news: pages may have read the live state (Snapshot) before it.
+	nightKnown bool
 }
 
 type opInfo struct {
@@ -314,8 +317,8 @@ func (s *Switchboard) checkNight(tenantID int64) {
 	n := s.night(tenantID, cfg)
 	s.mu.Lock()
 	t := s.tenantLocked(tenantID)
-	changed := t.night != n
-	t.night = n
+	changed := !t.nightKnown || t.night != n
+	t.night, t.nightKnown = n, true
 	s.mu.Unlock()
 	if changed {
 		s.publish(tenantID, KindNight)

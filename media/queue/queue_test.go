@@ -706,3 +706,31 @@ func abs(x int) int {
 	}
 	return x
 }
+
+// TestNightChangeAfterFirstOperator: a console that read the state while
+// nobody was available shows night service; the first operator becoming
+// available must be announced as a night change.
+func TestNightChangeAfterFirstOperator(t *testing.T) {
+	e := newEnv(t, Config{})
+	if n := e.sb.Snapshot(tid).Night; !n.Active || n.Reason != NightNoOperator {
+		t.Fatalf("before anyone is available: %+v", n)
+	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	ch := e.sb.Subscribe(ctx)
+	e.sb.SetAvailable(tid, kari, true)
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case c := <-ch:
+			if c.Kind == KindNight {
+				if n := e.sb.Snapshot(tid).Night; n.Active {
+					t.Fatalf("night still active after an operator became available: %+v", n)
+				}
+				return
+			}
+		case <-timeout:
+			t.Fatal("no night change when the first operator became available")
+		}
+	}
+}

@@ -657,8 +657,10 @@ func (p *Proxy) cdrFor(req *sip.Request, d routing.Decision) store.CDR {
 			cdr.TrunkID, cdr.Trunk = &t.TrunkID, t.Trunk
 		}
 	default:
-		cdr.TenantID, cdr.Caller, cdr.Callee = d.CallerTenant.ID, d.CallerExt, firstNonEmpty(d.Callee, d.CalleeExt)
-		if ext, ok := p.cat.Extension(d.CallerTenant.ID, d.CallerExt); ok {
+		// A call the switchboard places has no calling extension: its
+		// caller is the party it puts through (or the operator calling).
+		cdr.TenantID, cdr.Caller, cdr.Callee = d.CallerTenant.ID, firstNonEmpty(d.CallerExt, d.Caller), firstNonEmpty(d.Callee, d.CalleeExt)
+		if ext, ok := p.cat.Extension(d.CallerTenant.ID, cdr.Caller); ok {
 			cdr.DepartmentID = ext.DepartmentID
 		}
 		// The first trunk tried; a failover updates it (Recorder.Routed).

@@ -1,9 +1,11 @@
 package proxy
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/sentralpbx/sentral/sip/routing"
+	"github.com/sentralpbx/sentral/store"
 )
 
 // bookCatalog is a number-plan catalog with a phone book; only CallerName
@@ -59,5 +61,34 @@ func TestFromMedia(t *testing.T) {
 	}
 	if (&Proxy{cat: bookCatalog{}}).fromMedia("127.0.0.1:40000") {
 		t.Error("a catalog without a media server trusts a source")
+	}
+}
+
+// extCatalog knows one extension, 2001 in department 7.
+type extCatalog struct{ Catalog }
+
+func (extCatalog) Extension(tenantID int64, number string) (store.Extension, bool) {
+	dep := int64(7)
+	return store.Extension{TenantID: tenantID, Number: number, DepartmentID: &dep}, number == "2001"
+}
+
+// TestCDRForSwitchboardCalls: a call the media server places is recorded
+// with the party it puts through as caller, and the operator's
+// department when the operator is the caller.
+func TestCDRForSwitchboardCalls(t *testing.T) {
+	p := &Proxy{cat: extCatalog{}}
+	tn := store.Tenant{Meta: store.Meta{ID: 1}}
+	req := parseReq(t, strings.Replace(phoneInvite, "%s\n", "", 1))
+	put := p.cdrFor(req, routing.Decision{Direction: routing.DirInternal, CallerTenant: tn, Caller: "+4791234567", CalleeExt: "2002"})
+	if put.Caller != "+4791234567" || put.Callee != "2002" || put.DepartmentID != nil {
+		t.Errorf("put-through leg: %+v", put)
+	}
+	consult := p.cdrFor(req, routing.Decision{Direction: routing.DirInternal, CallerTenant: tn, Caller: "2001", CalleeExt: "2002"})
+	if consult.Caller != "2001" || consult.DepartmentID == nil || *consult.DepartmentID != 7 {
+		t.Errorf("operator's consult leg: %+v", consult)
+	}
+	phone := p.cdrFor(req, routing.Decision{Direction: routing.DirInternal, CallerTenant: tn, CallerExt: "2001", CalleeExt: "2002"})
+	if phone.Caller != "2001" {
+		t.Errorf("ordinary internal call: %+v", phone)
 	}
 }

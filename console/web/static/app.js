@@ -707,7 +707,8 @@ function renderHeader() {
   $('night-banner').hidden = !n.active;
   if (n.active) {
     let s = t('nightActive');
-    if (n.reason) s += ` ${t('nightReason', { reason: n.reason })}`;
+    const reasons = { closed: t('nightReasonClosed'), 'no-operator': t('nightReasonNoOperator') };
+    if (n.reason) s += ` ${t('nightReason', { reason: reasons[n.reason] || n.reason })}`;
     s += ` ${n.target ? t('nightTarget', { target: n.target }) : t('nightNoTarget')}`;
     $('night-banner').textContent = s;
   }

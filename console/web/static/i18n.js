@@ -38,6 +38,8 @@ export const strings = {
     // night service
     nightActive: 'Nattjeneste er på:',
     nightReason: '{reason}.',
+    nightReasonClosed: 'sentralbordet er stengt (åpningstid)',
+    nightReasonNoOperator: 'ingen operatør er pålogget køen',
     nightTarget: 'Nye anrop går til {target}.',
     nightNoTarget: 'Nye anrop får en stengt-melding.',
     // phone
@@ -254,6 +256,8 @@ export const strings = {
     connLost: 'Lost the connection to the server – reconnecting …',
     nightActive: 'Night service is on:',
     nightReason: '{reason}.',
+    nightReasonClosed: 'the switchboard is closed (opening hours)',
+    nightReasonNoOperator: 'no operator is logged in to the queue',
     nightTarget: 'New calls go to {target}.',
     nightNoTarget: 'New calls hear a closed message.',
     phoneHeading: 'Phone',
