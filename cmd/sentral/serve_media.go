@@ -185,7 +185,7 @@ func newMedia(cfg Config, st store.Store, cat *catalog.Catalog, plan planCatalog
 	if err != nil {
 		return nil, fmt.Errorf("media server: %w", err)
 	}
-	sbApp.sb = queue.New(queueMedia{ms: ms, cat: cat, vm: app}, switchboardSettings{cat: cat, log: log.Named("switchboard")},
+	sbApp.sb = queue.New(queueMedia{ms: ms, cat: cat, vm: app, loc: loc}, switchboardSettings{cat: cat, log: log.Named("switchboard")},
 		plan.CallerName, log.Named("switchboard"))
 	h, err := httpapi.New(httpapi.Deps{Catalog: cat, Auth: authn, Guard: guard, Messages: st.Voicemail(), Log: log.Named("voicemail-http")},
 		httpapi.Options{Dir: dir, Algorithms: algs, OnChange: changes.changed})

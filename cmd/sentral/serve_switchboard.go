@@ -13,6 +13,7 @@ import (
 	"github.com/sentralpbx/sentral/media/queue"
 	"github.com/sentralpbx/sentral/media/voicemail"
 	"github.com/sentralpbx/sentral/sip/server"
+	"github.com/sentralpbx/sentral/store"
 	"github.com/sentralpbx/sentral/store/catalog"
 )
 
@@ -39,6 +40,9 @@ type queueMedia struct {
 	ms  *mediaserver.Server
 	cat *catalog.Catalog
 	vm  *voicemail.App
+	loc interface {
+		Bindings(tenantID int64, number string) []store.Binding
+	}
 }
 
 // Dial calls number in the tenant's number plan through the proxy.
@@ -50,8 +54,18 @@ func (m queueMedia) Dial(ctx context.Context, tenantID int64, number, from, from
 	if from == "" {
 		from = "anonymous"
 	}
-	s, err := m.ms.Dial(ctx, mediaserver.DialSpec{To: "sip:" + number + "@" + t.Domain, From: "sip:" + from + "@" + t.Domain,
-		FromName: fromName, Headers: headers, Ring: ring})
+	spec := mediaserver.DialSpec{To: "sip:" + number + "@" + t.Domain, From: "sip:" + from + "@" + t.Domain,
+		FromName: fromName, Headers: headers, Ring: ring}
+	if m.loc != nil {
+		// An extension's phone gets media in the family it registered in.
+		for _, b := range m.loc.Bindings(tenantID, number) {
+			if ap, err := netip.ParseAddrPort(b.Source); err == nil {
+				spec.Near = ap.Addr().Unmap()
+				break
+			}
+		}
+	}
+	s, err := m.ms.Dial(ctx, spec)
 	if err != nil {
 		return nil, err
 	}

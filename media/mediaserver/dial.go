@@ -54,6 +54,10 @@ type DialSpec struct {
 	// OnRinging, if set, is called once, on the first 180 or 183, on the
 	// goroutine running Dial.
 	OnRinging func()
+	// Near is an address of the called party (where its phone registered
+	// from), when known: the offer's media takes its family, so an IPv6
+	// phone gets an IPv6 address to send to. Zero: the proxy's family.
+	Near netip.Addr
 }
 
 // DialError is the outcome of a Dial that was not answered: the final
@@ -140,6 +144,11 @@ func (s *Server) Dial(ctx context.Context, d DialSpec) (*Session, error) {
 	}()
 
 	ports, adv := s.media(proxyIP)
+	if d.Near.IsValid() {
+		if p, a := s.media(d.Near); p != nil {
+			ports, adv = p, a
+		}
+	}
 	if ports == nil {
 		return nil, fmt.Errorf("mediaserver: dial: no RTP ports for the proxy's address family (%s)", proxyIP)
 	}
