@@ -787,3 +787,41 @@ func testSwitchboardNightService(t *testing.T, dsn string) {
 	}
 	t.Logf("scenario took %s", time.Since(begin))
 }
+
+// TestSwitchboardIPv6Operator: an operator whose desk phone registered
+// over IPv6 gets the switchboard's call with IPv6 media, and talks to an
+// IPv4 caller (the media server relays between the families).
+func TestSwitchboardIPv6Operator(t *testing.T) {
+	p := startSwitchboard(t, "")
+	p.addOperator(t, "kari", "Kari Nordmann", "2001")
+	p.synced()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	kariPhone, err := phone.New(ctx, phone.Options{User: "2001", Password: e2ePassword, Domain: sbDomain, Proxy: p.v6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { kariPhone.Close() })
+	if err := kariPhone.Register(ctx, time.Hour); err != nil {
+		t.Fatalf("2001 register over IPv6: %v", err)
+	}
+	caller := p.callerPhone(ctx, t)
+	kari := p.login(t, "kari")
+	kari.mustPost("available", map[string]bool{"available": true})
+	in := waitPlaced(t, p, placeCall(ctx, caller, sbNumber), "call to the switchboard")
+	talk(ctx, in, hzCaller)
+	st, _ := kari.waitState(p, "the call in the queue", func(s sbState) bool { return len(s.Queue) == 1 })
+	kari.mustPost("queue/"+url.PathEscape(st.Queue[0].ID)+"/answer", struct{}{})
+	opLeg := ringing(t, p, kariPhone, "2001 on ::1", 10*time.Second)
+	if body := string(opLeg.Invite().Body()); !strings.Contains(body, "c=IN IP6 ") {
+		t.Errorf("the IPv6 phone was offered media outside its family:\n%s", body)
+	}
+	if err := opLeg.Answer(ctx); err != nil {
+		t.Fatalf("2001 answer: %v", err)
+	}
+	talk(ctx, opLeg, hzKari)
+	rtpGrows(t, "IPv4 caller <-> IPv6 operator", 2*time.Second, 75, map[string]*phone.Call{"caller": in, "2001": opLeg})
+	if !hears(in, hzKari, time.Second) || !hears(opLeg, hzCaller, time.Second) {
+		t.Errorf("caller hears kari: %v; kari hears the caller: %v", hears(in, hzKari, time.Second), hears(opLeg, hzCaller, time.Second))
+	}
+}
