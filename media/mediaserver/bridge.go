@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	prtp "github.com/pion/rtp"
 	"go.uber.org/zap"
@@ -53,7 +54,13 @@ func Bridge(ctx context.Context, a, b *Session) (ended *Session, err error) {
 	if !attach(a.c, ab, b.c, ba) {
 		return nil, ErrBusy
 	}
-	defer detach(a.c, ab, b.c, ba)
+	defer func() {
+		detach(a.c, ab, b.c, ba)
+		// What crossed, for operations and the end-to-end tests: a bridge
+		// that relayed nothing one way is a one-way-audio complaint.
+		a.c.log.Info("bridge ended", zap.String("peer_call_id", b.c.id),
+			zap.Int64("packets_to_peer", ab.packets.Load()), zap.Int64("packets_from_peer", ba.packets.Load()))
+	}()
 	a.c.log.Info("bridged", zap.String("peer_call_id", b.c.id))
 	select {
 	case <-ctx.Done():
@@ -119,6 +126,7 @@ type relay struct {
 	lastTS   uint32 // its timestamp
 	buf      []byte
 	stopped  bool
+	packets  atomic.Int64 // forwarded, for the log when the bridge ends
 }
 
 // forward sends one packet from the source leg into the other.
@@ -177,4 +185,5 @@ func (r *relay) forward(p *prtp.Packet) {
 		return
 	}
 	r.seen, r.ssrc, r.lastTS = true, p.SSRC, p.Timestamp
+	r.packets.Add(1)
 }
