@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"github.com/sentralpbx/sentral/console/api"
 	"github.com/sentralpbx/sentral/console/auth"
 	"github.com/sentralpbx/sentral/console/board"
 	"github.com/sentralpbx/sentral/console/web"
 	"github.com/sentralpbx/sentral/directory"
+	"github.com/sentralpbx/sentral/provisioning"
 	"github.com/sentralpbx/sentral/store"
 	"net"
 	"net/http"
@@ -73,9 +76,11 @@ func newConsole(cfg Config, st store.Store, sip *sipStack, dir *directory.Direct
 		}
 		ws, ice := wsURL(ws), iceServers(cfg.WebRTC)
 		apiH := api.New(api.Deps{Queue: sip.media.switchboard, Board: brd, Directory: dir, Log: log.Named("api"),
+			Settings: consoleSettings{provisioning.New(st, provisioning.Policies{Password: cfg.Security.Password, PIN: cfg.Security.PIN})},
 			User: func(r *http.Request) (api.User, bool) {
 				u, ok := auth.UserFrom(r.Context())
-				return api.User{Username: u.Username, Name: u.Name, TenantID: u.TenantID, Extension: u.Extension}, ok
+				return api.User{Username: u.Username, Name: u.Name, TenantID: u.TenantID, Tenant: u.Tenant,
+					Extension: u.Extension, Admin: u.Admin()}, ok
 			},
 			Softphone: func(r *http.Request, tenantID int64) api.Softphone {
 				return api.Softphone{WSURL: ws(r), Domain: domain(tenantID), ICEServers: ice}
@@ -190,3 +195,35 @@ func iceServers(w WebRTCConfig) []softphone.ICEServer {
 
 // serve runs the listener until Shutdown.
 func (c *consoleServer) serve() error { return c.srv.Serve(c.ln) }
+
+// consoleSettings lets the console read and change a tenant's switchboard
+// settings through provisioning, with its checks and messages.
+type consoleSettings struct{ p *provisioning.Service }
+
+// Switchboard returns the tenant's settings.
+func (c consoleSettings) Switchboard(ctx context.Context, tenant string) (api.SwitchboardSettings, error) {
+	v, err := c.p.Switchboard(ctx, tenant)
+	return api.SwitchboardSettings{Number: v.Number, Hours: v.Hours, NightTarget: v.NightTarget}, err
+}
+
+// SetSwitchboard changes the given settings.
+func (c consoleSettings) SetSwitchboard(ctx context.Context, tenant string, hours, night *string) (api.SwitchboardSettings, error) {
+	v, err := c.p.SetSwitchboard(ctx, tenant, hours, night)
+	if err != nil {
+		var pe *provisioning.Error
+		if errors.As(err, &pe) {
+			return api.SwitchboardSettings{}, settingsError{err, strings.ReplaceAll(strings.TrimPrefix(pe.Field, "--"), "-", "_")}
+		}
+		return api.SwitchboardSettings{}, err
+	}
+	return api.SwitchboardSettings{Number: v.Number, Hours: v.Hours, NightTarget: v.NightTarget}, nil
+}
+
+// settingsError names the console's field (hours, night_target).
+type settingsError struct {
+	error
+	field string
+}
+
+// FieldName is the JSON field at fault.
+func (e settingsError) FieldName() string { return e.field }

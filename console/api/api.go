@@ -32,7 +32,23 @@ type User struct {
 	Username  string
 	Name      string
 	TenantID  int64
+	Tenant    string // the tenant's name
 	Extension string
+	Admin     bool // may change the switchboard's settings
+}
+
+// Settings are the tenant's switchboard settings (provisioning), which
+// admins change from the console as from the CLI.
+type Settings interface {
+	Switchboard(ctx context.Context, tenant string) (SwitchboardSettings, error)
+	SetSwitchboard(ctx context.Context, tenant string, hours, nightTarget *string) (SwitchboardSettings, error)
+}
+
+// SwitchboardSettings are the opening hours and the night target.
+type SwitchboardSettings struct {
+	Number      string `json:"switchboard_number"`
+	Hours       string `json:"hours"`
+	NightTarget string `json:"night_target"`
 }
 
 // Directory is the phone book as the switchboard searches it.
@@ -57,7 +73,10 @@ type Deps struct {
 	User func(r *http.Request) (User, bool)
 	// Softphone describes the SIP WebSocket for the page.
 	Softphone func(r *http.Request, tenantID int64) Softphone
-	Log       *zap.Logger
+	// Settings, when set, lets every operator read and admins change the
+	// opening hours and night target.
+	Settings Settings
+	Log      *zap.Logger
 	// Ping is the SSE keep-alive period (15 s when zero).
 	Ping time.Duration
 }
@@ -83,6 +102,10 @@ func New(d Deps) http.Handler {
 	mux.HandleFunc("POST "+Prefix+"calls/{id}/{action}", a.user(a.action))
 	mux.HandleFunc("POST "+Prefix+"parked/{slot}/retrieve", a.user(a.retrieve))
 	mux.HandleFunc("POST "+Prefix+"dial", a.user(a.dial))
+	if d.Settings != nil {
+		mux.HandleFunc("GET "+Prefix+"switchboard", a.user(a.settings))
+		mux.HandleFunc("POST "+Prefix+"switchboard", a.user(a.setSettings))
+	}
 	return mux
 }
 
@@ -413,6 +436,51 @@ func (a *api) dial(w http.ResponseWriter, r *http.Request, u User) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"id": id})
+}
+
+func (a *api) settings(w http.ResponseWriter, r *http.Request, u User) {
+	v, err := a.Settings.Switchboard(r.Context(), u.Tenant)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "reading the switchboard's settings failed", "")
+		a.Log.Error("console: switchboard settings", zap.Error(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// SettingsError is a refusal of new settings that names the field; the
+// provisioning layer's errors satisfy it.
+type SettingsError interface {
+	error
+	FieldName() string
+}
+
+func (a *api) setSettings(w http.ResponseWriter, r *http.Request, u User) {
+	if !u.Admin {
+		writeError(w, http.StatusForbidden, "only the switchboard's admins may change its settings", "")
+		return
+	}
+	var in struct {
+		Hours       *string `json:"hours"`
+		NightTarget *string `json:"night_target"`
+	}
+	if err := body(r, &in); err != nil || (in.Hours == nil && in.NightTarget == nil) {
+		writeError(w, http.StatusBadRequest, `give {"hours": "mon-fri 08:00-15:30", "night_target": "voicemail:2000"} (either or both)`, "")
+		return
+	}
+	v, err := a.Settings.SetSwitchboard(r.Context(), u.Tenant, in.Hours, in.NightTarget)
+	if err != nil {
+		field := ""
+		var se SettingsError
+		if errors.As(err, &se) {
+			field = se.FieldName()
+		}
+		writeError(w, http.StatusBadRequest, err.Error(), field)
+		return
+	}
+	a.Log.Info("console: switchboard settings changed", zap.String("operator", u.Username), zap.String("tenant", u.Tenant),
+		zap.String("hours", v.Hours), zap.String("night_target", v.NightTarget))
+	writeJSON(w, http.StatusOK, v)
 }
 
 // done answers an action: 204, or the engine's error as its status.

@@ -74,11 +74,13 @@ func fixture(t *testing.T) (*httptest.Server, *events.Hub, int64) {
 	ix := search.NewIndex([]search.Entry{{ID: 1, Kind: "person", Name: "Kari Ødegård", FamilyName: "Ødegård", GivenName: "Kari",
 		Numbers: []string{"2001"}, Notes: "Permisjon", Visibility: "secret"}})
 	h := New(Deps{Queue: sb, Board: brd, Directory: book{ix}, Log: zaptest.NewLogger(t), Ping: 50 * time.Millisecond,
+		Settings: &fakeSettings{},
 		User: func(r *http.Request) (User, bool) {
-			if r.Header.Get("X-Test-User") == "" {
+			name := r.Header.Get("X-Test-User")
+			if name == "" {
 				return User{}, false
 			}
-			return User{Username: r.Header.Get("X-Test-User"), Name: "Op", TenantID: tn.ID, Extension: "2001"}, true
+			return User{Username: name, Name: "Op", TenantID: tn.ID, Tenant: "fjordvik", Extension: "2001", Admin: name == "admin"}, true
 		}})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -189,4 +191,49 @@ func TestEvents(t *testing.T) {
 		}
 	}
 	t.Fatalf("no board event: %v", sc.Err())
+}
+
+// fakeSettings keeps the settings in memory and refuses hours "bad".
+type fakeSettings struct{ v SwitchboardSettings }
+
+type fieldErr struct{ error }
+
+func (fieldErr) FieldName() string { return "hours" }
+
+func (f *fakeSettings) Switchboard(context.Context, string) (SwitchboardSettings, error) {
+	return f.v, nil
+}
+func (f *fakeSettings) SetSwitchboard(_ context.Context, _ string, hours, night *string) (SwitchboardSettings, error) {
+	if hours != nil && *hours == "bad" {
+		return f.v, fieldErr{errors.New("--hours \"bad\": not opening hours")}
+	}
+	if hours != nil {
+		f.v.Hours = *hours
+	}
+	if night != nil {
+		f.v.NightTarget = *night
+	}
+	return f.v, nil
+}
+
+// TestSettings: every operator reads the switchboard's settings; only
+// admins change them, and refusals name the field.
+func TestSettings(t *testing.T) {
+	srv, _, _ := fixture(t)
+	if res, body := do(t, srv, "POST", Prefix+"switchboard", `{"hours": "mon-fri 08:00-15:30"}`, "kari"); res.StatusCode != http.StatusForbidden {
+		t.Errorf("operator changes settings: %d %s", res.StatusCode, body)
+	}
+	if res, body := do(t, srv, "POST", Prefix+"switchboard", `{"hours": "mon-fri 08:00-15:30", "night_target": "voicemail:2001"}`, "admin"); res.StatusCode != 200 ||
+		!strings.Contains(body, `"hours":"mon-fri 08:00-15:30"`) {
+		t.Errorf("admin changes settings: %d %s", res.StatusCode, body)
+	}
+	if res, body := do(t, srv, "POST", Prefix+"switchboard", `{"hours": "bad"}`, "admin"); res.StatusCode != 400 || !strings.Contains(body, `"field":"hours"`) {
+		t.Errorf("bad hours: %d %s", res.StatusCode, body)
+	}
+	if res, body := do(t, srv, "POST", Prefix+"switchboard", `{}`, "admin"); res.StatusCode != 400 {
+		t.Errorf("nothing to change: %d %s", res.StatusCode, body)
+	}
+	if res, body := do(t, srv, "GET", Prefix+"switchboard", "", "kari"); res.StatusCode != 200 || !strings.Contains(body, `"night_target":"voicemail:2001"`) {
+		t.Errorf("operator reads settings: %d %s", res.StatusCode, body)
+	}
 }

@@ -233,6 +233,36 @@ async function act(what, path, body) {
   }
 }
 
+// ---- switchboard settings (admins) ----
+
+// loadSettings shows the opening hours and night target to admins, who
+// may change them; operators do not see the panel.
+async function loadSettings() {
+  const admin = st.user?.role === 'admin';
+  $('settings').hidden = !admin;
+  if (!admin) return;
+  try {
+    const v = await api('GET', 'switchboard');
+    $('settings-hours').value = v.hours || '';
+    $('settings-night').value = v.night_target || '';
+  } catch (err) {
+    if (err.status !== 401) showError(err.message);
+  }
+}
+
+async function saveSettings() {
+  $('settings-status').textContent = '';
+  const v = await act(t('settingsSave'), 'switchboard', {
+    hours: $('settings-hours').value.trim(),
+    night_target: $('settings-night').value.trim(),
+  });
+  if (v) {
+    $('settings-hours').value = v.hours || '';
+    $('settings-night').value = v.night_target || '';
+    $('settings-status').textContent = t('settingsSaved');
+  }
+}
+
 // ---- session ----
 
 async function checkSession() {
@@ -315,6 +345,7 @@ function enterApp(data) {
   openEvents();
   render();
   $('main').focus();
+  loadSettings();
   st.mode = load(KEYS.mode, 'phone') === 'browser' ? 'browser' : 'phone';
   $(st.mode === 'browser' ? 'answer-mode-browser' : 'answer-mode-phone').checked = true;
 }
@@ -1823,6 +1854,10 @@ function init() {
     login($('login-username').value, $('login-password').value);
   });
   $('logout').addEventListener('click', logout);
+  $('settings-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    saveSettings();
+  });
   $('help').addEventListener('click', openHelp);
   $('help-close').addEventListener('click', () => $('help-dialog').close());
   $('error-close').addEventListener('click', clearError);
