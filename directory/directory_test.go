@@ -2,7 +2,6 @@ package directory
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -11,32 +10,14 @@ import (
 
 	"github.com/sentralpbx/sentral/directory/search"
 	"github.com/sentralpbx/sentral/store"
-	"github.com/sentralpbx/sentral/store/backend"
 	"github.com/sentralpbx/sentral/store/passhash"
 	"github.com/sentralpbx/sentral/store/pgtest"
 )
 
 // onBothStores runs fn on a fresh SQLite file and a fresh PostgreSQL
-// database (skipped loudly without SENTRAL_TEST_PG, failed under CI).
+// database.
 func onBothStores(t *testing.T, fn func(t *testing.T, ctx context.Context, st store.Store)) {
-	for _, b := range []struct {
-		name string
-		dsn  func(t *testing.T) string
-	}{
-		{"SQLite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "sentral.db") }},
-		{"PostgreSQL", func(t *testing.T) string { return pgtest.DSN(t, "directory_test") }},
-	} {
-		t.Run(b.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			st, err := backend.Open(ctx, b.dsn(t), backend.Options{})
-			if err != nil {
-				t.Fatalf("open store: %v", err)
-			}
-			t.Cleanup(func() { st.Close() })
-			fn(t, ctx, st)
-		})
-	}
+	pgtest.EachStore(t, "directory_test", time.Minute, fn)
 }
 
 func must[T any](t *testing.T, ctx context.Context, repo store.Repo[T], v T) T {

@@ -2,7 +2,6 @@ package board
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -10,7 +9,6 @@ import (
 
 	"github.com/sentralpbx/sentral/events"
 	"github.com/sentralpbx/sentral/store"
-	"github.com/sentralpbx/sentral/store/backend"
 	"github.com/sentralpbx/sentral/store/pgtest"
 )
 
@@ -27,24 +25,7 @@ func (r regs) All(tenantID int64) []store.Binding {
 }
 
 func onBothStores(t *testing.T, fn func(t *testing.T, ctx context.Context, st store.Store)) {
-	for _, b := range []struct {
-		name string
-		dsn  func(t *testing.T) string
-	}{
-		{"SQLite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "sentral.db") }},
-		{"PostgreSQL", func(t *testing.T) string { return pgtest.DSN(t, "board_test") }},
-	} {
-		t.Run(b.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			st, err := backend.Open(ctx, b.dsn(t), backend.Options{})
-			if err != nil {
-				t.Fatalf("open store: %v", err)
-			}
-			t.Cleanup(func() { st.Close() })
-			fn(t, ctx, st)
-		})
-	}
+	pgtest.EachStore(t, "board_test", time.Minute, fn)
 }
 
 // TestBoardFollowsPhonesAndSettings: the board shows registration, ringing,

@@ -2,7 +2,6 @@ package billing
 
 import (
 	"context"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/sentralpbx/sentral/store"
-	"github.com/sentralpbx/sentral/store/backend"
 	"github.com/sentralpbx/sentral/store/pgtest"
 )
 
@@ -18,36 +16,21 @@ import (
 // database (skipped loudly without SENTRAL_TEST_PG, failed under CI), with
 // tenant fjordvik and two departments.
 func onBothStores(t *testing.T, fn func(t *testing.T, ctx context.Context, st store.Store, tn store.Tenant, deps [2]store.Department)) {
-	for _, b := range []struct {
-		name string
-		dsn  func(t *testing.T) string
-	}{
-		{"SQLite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "sentral.db") }},
-		{"PostgreSQL", func(t *testing.T) string { return pgtest.DSN(t, "billing_test") }},
-	} {
-		t.Run(b.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			st, err := backend.Open(ctx, b.dsn(t), backend.Options{})
-			if err != nil {
-				t.Fatalf("open store: %v", err)
-			}
-			t.Cleanup(func() { st.Close() })
-			tn := store.Tenant{Name: "fjordvik", Domain: "fjordvik.test",
-				Ranges: []store.NumberRange{{Kind: store.RangeExtension, First: "2000", Last: "2999"}}}
-			if err := st.Tenants().Create(ctx, &tn); err != nil {
+	pgtest.EachStore(t, "billing_test", 2*time.Minute, func(t *testing.T, ctx context.Context, st store.Store) {
+		tn := store.Tenant{Name: "fjordvik", Domain: "fjordvik.test",
+			Ranges: []store.NumberRange{{Kind: store.RangeExtension, First: "2000", Last: "2999"}}}
+		if err := st.Tenants().Create(ctx, &tn); err != nil {
+			t.Fatal(err)
+		}
+		var deps [2]store.Department
+		for i, d := range []store.Department{{TenantID: tn.ID, Code: "1200", Name: "Økonomi"}, {TenantID: tn.ID, Code: "3100", Name: "Barnevern"}} {
+			if err := st.Departments().Create(ctx, &d); err != nil {
 				t.Fatal(err)
 			}
-			var deps [2]store.Department
-			for i, d := range []store.Department{{TenantID: tn.ID, Code: "1200", Name: "Økonomi"}, {TenantID: tn.ID, Code: "3100", Name: "Barnevern"}} {
-				if err := st.Departments().Create(ctx, &d); err != nil {
-					t.Fatal(err)
-				}
-				deps[i] = d
-			}
-			fn(t, ctx, st, tn, deps)
-		})
-	}
+			deps[i] = d
+		}
+		fn(t, ctx, st, tn, deps)
+	})
 }
 
 // setTariff stores the tariff file as the tenant's current revision.

@@ -11,10 +11,14 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/sentralpbx/sentral/store"
+	"github.com/sentralpbx/sentral/store/backend"
 )
 
 // SkipMessage is what a skipped PostgreSQL half says.
@@ -75,4 +79,31 @@ func Database(tb testing.TB, admin, prefix string) string {
 	u := *base
 	u.Path = "/" + name
 	return u.String()
+}
+
+// EachStore runs fn as two subtests, "SQLite" on a fresh database file and
+// "PostgreSQL" on a fresh database (skipped loudly without SENTRAL_TEST_PG,
+// failed under CI), each with a store opened on it and closed when the
+// subtest ends, and a context bounded by timeout. prefix names the
+// PostgreSQL database.
+func EachStore(t *testing.T, prefix string, timeout time.Duration, fn func(t *testing.T, ctx context.Context, st store.Store)) {
+	t.Helper()
+	for _, b := range []struct {
+		name string
+		dsn  func(t *testing.T) string
+	}{
+		{"SQLite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "sentral.db") }},
+		{"PostgreSQL", func(t *testing.T) string { return DSN(t, prefix) }},
+	} {
+		t.Run(b.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			st, err := backend.Open(ctx, b.dsn(t), backend.Options{})
+			if err != nil {
+				t.Fatalf("open store: %v", err)
+			}
+			t.Cleanup(func() { st.Close() })
+			fn(t, ctx, st)
+		})
+	}
 }
