@@ -9,18 +9,15 @@
 package softphone
 
 import (
-	"bytes"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"path"
 	"strings"
-	"time"
+
+	"github.com/sentralpbx/sentral/console/static"
 )
 
 // PathPrefix is where the handler serves: mount it with
@@ -63,16 +60,9 @@ type config struct {
 	ICEServers []ICEServer `json:"ice_servers"`
 }
 
-// asset is one embedded file as served.
-type asset struct {
-	body        []byte
-	contentType string
-	etag        string
-}
-
 type handler struct {
 	opt    Options
-	assets map[string]asset // by path below PathPrefix ("" is the page)
+	assets map[string]static.Asset // by path below PathPrefix ("" is the page)
 }
 
 // Handler returns the handler for PathPrefix.
@@ -90,7 +80,7 @@ func Handler(opt Options) (http.Handler, error) {
 			}
 		}
 	}
-	h := &handler{opt: opt, assets: map[string]asset{}}
+	h := &handler{opt: opt, assets: map[string]static.Asset{}}
 	for name, file := range map[string]string{
 		"":             "web/index.html",
 		"index.html":   "web/index.html",
@@ -104,23 +94,9 @@ func Handler(opt Options) (http.Handler, error) {
 		if err != nil {
 			return nil, fmt.Errorf("softphone: embedded %s: %w", file, err)
 		}
-		sum := sha256.Sum256(body)
-		h.assets[name] = asset{body: body, contentType: contentType(file), etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+		h.assets[name] = static.NewAsset(file, body)
 	}
 	return h, nil
-}
-
-func contentType(name string) string {
-	switch path.Ext(name) {
-	case ".html":
-		return "text/html; charset=utf-8"
-	case ".js":
-		return "text/javascript; charset=utf-8"
-	case ".css":
-		return "text/css; charset=utf-8"
-	default:
-		return "text/plain; charset=utf-8"
-	}
 }
 
 // checkICEURL accepts stun:, stuns:, turn: and turns: URLs (RFC 7064, 7065).
@@ -153,14 +129,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wsURL := cleanWSURL(h.opt.WSURL(r))
-	hdr := w.Header()
-	hdr.Set("Content-Security-Policy", csp(wsURL))
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Set("Referrer-Policy", "no-referrer")
-	hdr.Set("X-Frame-Options", "DENY")
-	hdr.Set("Cross-Origin-Opener-Policy", "same-origin")
-	hdr.Set("Cross-Origin-Resource-Policy", "same-origin")
-	hdr.Set("Permissions-Policy", "microphone=(self), camera=(), geolocation=(), payment=(), usb=()")
+	static.SecureHeaders(w.Header(), csp(wsURL))
 
 	if name == "config.json" {
 		h.serveConfig(w, r, wsURL)
@@ -171,12 +140,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	// Revalidate every time: the page is small, and a stale app.js next to
-	// a new config.json (or binary) is worse than one round trip.
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("Content-Type", a.contentType)
-	hdr.Set("ETag", a.etag)
-	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.body))
+	a.Serve(w, r)
 }
 
 func (h *handler) serveConfig(w http.ResponseWriter, r *http.Request, wsURL string) {

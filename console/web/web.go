@@ -10,15 +10,12 @@
 package web
 
 import (
-	"bytes"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"io/fs"
 	"net/http"
-	"path"
 	"strings"
-	"time"
+
+	"github.com/sentralpbx/sentral/console/static"
 )
 
 const (
@@ -40,21 +37,14 @@ const ContentSecurityPolicy = "default-src 'self'; connect-src 'self' ws: wss:; 
 //go:embed static
 var files embed.FS
 
-// asset is one embedded file as served.
-type asset struct {
-	body        []byte
-	contentType string
-	etag        string
-}
-
 type handler struct {
-	page   asset
-	assets map[string]asset // by name below AssetPrefix
+	page   static.Asset
+	assets map[string]static.Asset // by name below AssetPrefix
 }
 
 // Handler returns the handler for PathPrefix.
 func Handler() http.Handler {
-	h := &handler{assets: map[string]asset{}}
+	h := &handler{assets: map[string]static.Asset{}}
 	err := fs.WalkDir(files, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -63,8 +53,7 @@ func Handler() http.Handler {
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(body)
-		a := asset{body: body, contentType: contentType(p), etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+		a := static.NewAsset(p, body)
 		name := strings.TrimPrefix(p, "static/")
 		if name == "index.html" {
 			h.page = a
@@ -73,7 +62,7 @@ func Handler() http.Handler {
 		}
 		return nil
 	})
-	if err != nil || h.page.body == nil {
+	if err != nil || h.page.Body == nil {
 		// The files are compiled in: this cannot happen in a built binary.
 		panic("console/web: embedded files: " + errString(err))
 	}
@@ -87,25 +76,6 @@ func errString(err error) string {
 	return err.Error()
 }
 
-func contentType(name string) string {
-	switch path.Ext(name) {
-	case ".html":
-		return "text/html; charset=utf-8"
-	case ".js", ".mjs":
-		return "text/javascript; charset=utf-8"
-	case ".css":
-		return "text/css; charset=utf-8"
-	case ".svg":
-		return "image/svg+xml"
-	case ".png":
-		return "image/png"
-	case ".json":
-		return "application/json"
-	default:
-		return "text/plain; charset=utf-8"
-	}
-}
-
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	if p+"/" == PathPrefix {
@@ -116,7 +86,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	var a asset
+	var a static.Asset
 	var ok bool
 	switch {
 	case p == PathPrefix:
@@ -133,18 +103,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	hdr := w.Header()
-	hdr.Set("Content-Security-Policy", ContentSecurityPolicy)
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Set("Referrer-Policy", "no-referrer")
-	hdr.Set("X-Frame-Options", "DENY")
-	hdr.Set("Cross-Origin-Opener-Policy", "same-origin")
-	hdr.Set("Cross-Origin-Resource-Policy", "same-origin")
-	hdr.Set("Permissions-Policy", "microphone=(self), camera=(), geolocation=(), payment=(), usb=()")
-	// Revalidate every time: a stale app.js next to a newer API is worse
-	// than one round trip (the ETag makes it a 304).
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("Content-Type", a.contentType)
-	hdr.Set("ETag", a.etag)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+	static.SecureHeaders(w.Header(), ContentSecurityPolicy)
+	a.Serve(w, r)
 }
