@@ -202,7 +202,6 @@ type softphoneRun struct {
 // its result, the test's cleanup kills it if still running.
 func startSoftphone(t *testing.T, sp softphoneSpec) *softphoneRun {
 	t.Helper()
-	node := browserHarness(t)
 	if sp.timeout == 0 {
 		sp.timeout = 90 * time.Second
 	}
@@ -226,8 +225,20 @@ func startSoftphone(t *testing.T, sp softphoneSpec) *softphoneRun {
 		args = append(args, "--audio-file", sp.audio)
 	}
 	args = append(args, sp.actions...)
-	r := &softphoneRun{name: sp.name, args: args, done: make(chan struct{})}
-	ctx, cancel := context.WithTimeout(context.Background(), sp.timeout+30*time.Second)
+	return startNode(t, sp.name, args, sp.timeout, func(r *softphoneRun) string {
+		return fmt.Sprintf("stderr:\n%s\nSIP trace:\n%s", lastBytes(r.stderrText(), 3000), lastBytes(readFileString(trace), 6000))
+	})
+}
+
+// startNode runs a Playwright script (args[0], in browser/) in the
+// background: JSON lines on its stderr become events, its stdout the
+// result. The test's cleanup stops it if still running and, when the test
+// failed, logs the command and what failLog says of the run.
+func startNode(t *testing.T, name string, args []string, timeout time.Duration, failLog func(r *softphoneRun) string) *softphoneRun {
+	t.Helper()
+	node := browserHarness(t)
+	r := &softphoneRun{name: name, args: args, done: make(chan struct{})}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout+30*time.Second)
 	cmd := exec.CommandContext(ctx, node, args...)
 	// Stopped early, the script closes Chromium and removes its profile.
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
@@ -271,8 +282,7 @@ func startSoftphone(t *testing.T, sp softphoneSpec) *softphoneRun {
 		cancel()
 		<-r.done
 		if t.Failed() {
-			t.Logf("%s: node %s\nstderr:\n%s\nSIP trace:\n%s", r.name, strings.Join(r.args, " "),
-				lastBytes(r.stderrText(), 3000), lastBytes(readFileString(trace), 6000))
+			t.Logf("%s: node %s\n%s", r.name, strings.Join(r.args, " "), failLog(r))
 		}
 	})
 	return r

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -13,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -139,7 +137,6 @@ type consoleRun struct{ *softphoneRun }
 
 func startConsole(t *testing.T, cs consoleSpec) consoleRun {
 	t.Helper()
-	node := browserHarness(t)
 	if cs.timeout == 0 {
 		cs.timeout = 60 * time.Second
 	}
@@ -152,53 +149,8 @@ func startConsole(t *testing.T, cs consoleSpec) consoleRun {
 		args = append(args, "--screenshot-dir", cs.shots)
 	}
 	args = append(args, cs.actions...)
-	r := &softphoneRun{name: "console " + cs.user, args: args, done: make(chan struct{})}
-	ctx, cancel := context.WithTimeout(context.Background(), cs.timeout+30*time.Second)
-	cmd := exec.CommandContext(ctx, node, args...)
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 10 * time.Second
-	cmd.Dir = browserDir
-	cmd.Stdout = &r.stdout
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	r.stdin = stdin
-	pr, pw := io.Pipe()
-	cmd.Stderr = pw
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		for sc.Scan() {
-			line := sc.Text()
-			r.mu.Lock()
-			r.stderr.WriteString(line + "\n")
-			var ev map[string]any
-			if json.Unmarshal([]byte(line), &ev) == nil && ev["event"] != nil {
-				r.events = append(r.events, ev)
-			}
-			r.mu.Unlock()
-		}
-	}()
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start %s: %v", r.name, err)
-	}
-	go func() {
-		defer cancel()
-		r.err = cmd.Wait()
-		pw.Close()
-		close(r.done)
-	}()
-	t.Cleanup(func() {
-		r.stdin.Close()
-		cancel()
-		<-r.done
-		if t.Failed() {
-			t.Logf("%s: node %s\nstdout: %s\nstderr:\n%s", r.name, strings.Join(r.args, " "), lastBytes(r.stdout.String(), 3000),
-				lastBytes(r.stderrText(), 4000))
-		}
+	r := startNode(t, "console "+cs.user, args, cs.timeout, func(r *softphoneRun) string {
+		return fmt.Sprintf("stdout: %s\nstderr:\n%s", lastBytes(r.stdout.String(), 3000), lastBytes(r.stderrText(), 4000))
 	})
 	return consoleRun{r}
 }
