@@ -1,0 +1,489 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sentralpbx/sentral/media/wav"
+)
+
+// TestConsoleSippCallerBaresipExtension is the switchboard's attended
+// transfer with outside equipment at both ends, as the issue asks: kari
+// logs in to the console (Chromium, console.mjs) and answers in the
+// browser; a sipp UAC from the operator's network (the peer trunk on
+// 127.0.0.2) calls the switchboard number, streaming an A-law WAV, and
+// shows up in the queue with a ticking wait time; kari answers it,
+// consults 2002 (baresip, the Debian package, registered as 2002, which
+// answers by itself and plays a WAV) and connects. The media server's
+// bridge between the caller's leg and 2002's leg must relay RTP both ways
+// (its "bridge ended" log line counts the packets); 2002 hangs up after
+// ~3 s, sipp gets the BYE and exits 0; the call records are the caller's
+// inbound call to the switchboard number and the media server's legs to
+// 2001 and (from 2001, the consultation) to 2002, all answered. SQLite
+// only, like the other console tests.
+func TestConsoleSippCallerBaresipExtension(t *testing.T) {
+	begin := time.Now()
+	sippBinary(t)
+	browserHarness(t)
+	baresipBin := baresipBinary(t)
+
+	// The server: udp for sipp and baresip, ws for the browser; MD5-only
+	// digest challenges (baresip 1.0.0 fails on any other algorithm in a
+	// challenge, see test/baresip; sipp 3.6 reads only the first).
+	dir := t.TempDir()
+	s := startServerSIP(t, dir, filepath.Join(dir, "pbx.db"), fmt.Sprintf("udp:127.0.0.1:%d,ws:%s", port4(t), freeAddr(t)),
+		"SENTRAL_SIP_REGISTRAR_DIGEST_ALGORITHMS=MD5")
+	t.Cleanup(func() {
+		if d := os.Getenv("SENTRAL_E2E_LOGDIR"); d != "" {
+			_ = os.WriteFile(filepath.Join(d, t.Name()+".log"), []byte(s.logText()), 0o644)
+		}
+	})
+	s.mustCLI("tenant", "add", sbTenant, "--display-name", "Fjordvik kommune", "--domain", sbDomain, "--ext-range", "2000-2999",
+		"--did-range", "55550000-55550999", "--outside-prefix", "0", "--switchboard", "55550000")
+	for _, e := range []struct{ n, name string }{{"2001", "Kari Nordmann"}, {"2002", "Ola Saksbehandler"}} {
+		s.mustCLI("ext", "add", e.n, "--tenant", sbTenant, "--name", e.name, "--password", e2ePassword, "--voicemail=false")
+	}
+	s.mustCLI("trunk", "add", "telco", "--tenant", sbTenant, "--mode", "peer", "--host", sbTrunkIP,
+		"--port", "5060", "--transport", "udp", "--peer", sbTrunkIP, "--route", "+47")
+	if _, errs, code := s.cliStdin(operatorPassword+"\n", "operator", "add", "kari", "--tenant", sbTenant, "--name", "Kari Nordmann",
+		"--extension", "2001", "--password-stdin"); code != 0 {
+		t.Fatalf("operator add kari: exit %d\n%s", code, errs)
+	}
+	s.synced()
+	cp := &consolePBX{server: s, page: strings.TrimSuffix(s.softphoneURL(t), "/softphone/") + "/console/"}
+	sipAddr := s.sipAddr(t, "udp")
+	shots := artifactsDir(t)
+
+	// The audio: the caller streams 697 Hz (A-law, as sipp sends the file's
+	// bytes), 2002 plays 1633 Hz (16-bit PCM, which baresip's aufile reads).
+	media := t.TempDir()
+	callerWAV := writeToneWAV(t, filepath.Join(media, "caller.wav"), wav.ALaw, hzCaller, 2)
+	extWAV := writeToneWAV(t, filepath.Join(media, "ext2002.wav"), wav.PCM, hzTarget, 60)
+	scenario := consoleScenario(t, "testdata/console_caller.xml", media, map[string]string{"CONSOLE_CALLER_WAV": callerWAV})
+
+	// 2002: baresip, auto-answering, registered before anything rings.
+	ext := startConsoleBaresip(t, baresipBin, "2002", sipAddr, extWAV)
+	regWait := s.waitFor("baresip registered as 2002", func() bool {
+		for _, r := range s.registrations(t, sbTenant) {
+			if strings.Contains(r.AOR, "2002@") && strings.Contains(strings.ToLower(r.UserAgent), "baresip") {
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("baresip registered as 2002 after %s", regWait.Round(time.Millisecond))
+
+	const caller = sbCaller // as the queue shows it
+	op := startConsole(t, consoleSpec{url: cp.page, user: "kari", sipPassword: e2ePassword, shots: shots, actions: []string{
+		"login", "available", "browser-phone",
+		"wait-queue:" + caller, "wait-ticks:" + caller, "screenshot:01-queue",
+		"answer:" + caller, "browser-answer", "wait-call:talking",
+		"consult:2002", "wait-consult:talking", "wait-call:consulting", "screenshot:02-consulting",
+		"connect", "wait-no-call", "board:2002:in-call", "screenshot:03-board",
+		"wait-stdin", "board:2002:idle",
+	}})
+	op.step(t, "browser-phone", 45*time.Second)
+	t.Logf("console logged in, available, browser registered after %s", time.Since(begin).Round(time.Millisecond))
+	op.checkDay(t)
+
+	// The caller: sipp on the trunk's address.
+	called := time.Now()
+	uac := runSipp(t, s, sippSpec{scenario: scenario, ip: sbTrunkIP, port: udpPort(t, sbTrunkIP, 1), target: sipAddr,
+		extra: []string{"-s", sbNumber, "-key", "to", sbNumber, "-key", "caller", sbCaller, "-timeout", "35s"}})
+
+	q := op.step(t, "wait-queue:"+caller, 20*time.Second)
+	row := op.event(t, "queue-row", nil, time.Second, nil)
+	t.Logf("the sipp call is in the queue %s after sipp started (dialled %v, waiting %v)", evTime(q).Sub(called).Round(time.Millisecond),
+		row["dialled"], row["wait"])
+	op.step(t, "wait-ticks:"+caller, 10*time.Second) // the wait time read twice, 2 s apart, increased
+	ans := op.event(t, "answered", nil, 30*time.Second, nil)
+	if h, _ := ans["header"].(bool); !h {
+		t.Errorf("the operator's browser rang as for an outside call: the INVITE to 2001 had no X-Sentral-Console header")
+	}
+	op.step(t, "wait-call:talking", 20*time.Second)
+	consulting := op.step(t, "wait-consult:talking", 30*time.Second)
+	ext.waitEvent(t, "CALL_ESTABLISHED", 5*time.Second, "CALL_CLOSED")
+	t.Logf("baresip (2002) answered the consultation %s after the call", evTime(consulting).Sub(called).Round(time.Millisecond))
+	connected := op.step(t, "connect", 10*time.Second)
+	op.step(t, "wait-no-call", 15*time.Second)
+	t.Logf("answered, consulted and connected %s after the call", evTime(connected).Sub(called).Round(time.Millisecond))
+	op.step(t, "board:2002:in-call", 10*time.Second)
+
+	// Caller and 2002 talk for ~3 s; then 2002 hangs up, and the server
+	// hangs up the caller (sipp's BYE).
+	time.Sleep(3 * time.Second)
+	hungUp := time.Now()
+	ext.command(t, "hangup", "")
+	ext.waitEvent(t, "CALL_CLOSED", 10*time.Second)
+	uac.wait(t, s)
+	t.Logf("sipp got the BYE and exited 0 %s after 2002 hung up", time.Since(hungUp).Round(time.Millisecond))
+	var callID string
+	for _, m := range uac.messages(t) {
+		if m.Sent && m.Method() == "INVITE" {
+			callID = m.First("Call-ID")
+			break
+		}
+	}
+	if callID == "" {
+		t.Fatalf("no INVITE in sipp's trace:\n%s", lastBytes(uac.messagesText(), 3000))
+	}
+
+	op.event(t, "waiting-stdin", nil, 10*time.Second, nil)
+	op.next(t)
+	op.step(t, "board:2002:idle", 15*time.Second)
+	if res := op.result(t); len(res.Screenshots) != 3 {
+		t.Errorf("screenshots %q, want 3", res.Screenshots)
+	}
+
+	// The call records: the caller's inbound call to the switchboard
+	// number over telco, the media server's legs to the operator 2001 and
+	// (the consultation, from 2001) to 2002; all closed and answered.
+	recs := cp.closedCDRs(t, func(rs []cdrFull) bool { return len(rs) >= 3 })
+	trunks := map[string]string{}
+	for _, r := range s.cdrs(t, sbTenant) {
+		trunks[r.CallID] = r.Trunk
+	}
+	for _, r := range recs {
+		t.Logf("cdr %d: %s %s -> %s (dialled %s) %s %d s, call id %s, trunk %q", r.ID, r.Direction, r.Caller, r.Callee, r.Dialled,
+			r.Disposition, r.Duration, r.CallID, trunks[r.CallID])
+	}
+	checkCDRs(t, recs, begin)
+	var inbound, to2001, to2002 int
+	var leg2002 string
+	for _, r := range recs {
+		switch {
+		case r.CallID == callID:
+			inbound++
+			if r.Direction != "inbound" || r.Callee != sbNumber || trunks[r.CallID] != "telco" ||
+				!strings.Contains(r.Caller, strings.TrimPrefix(sbCaller, "+")) {
+				t.Errorf("the caller's record: %+v (trunk %q), want inbound from %s to %s over telco", r, trunks[r.CallID], sbCaller, sbNumber)
+			}
+			if r.Duration < 3 {
+				t.Errorf("the caller's record lasted %d s, want the whole call (queue, operator, 2002)", r.Duration)
+			}
+		case r.Callee == "2001":
+			to2001++
+			if !strings.Contains(r.Caller, strings.TrimPrefix(sbCaller, "+")) {
+				t.Errorf("the leg to the operator 2001: caller %q, want the outside caller %s", r.Caller, sbCaller)
+			}
+		case r.Callee == "2002":
+			to2002++
+			leg2002 = r.CallID
+			if r.Caller != "2001" {
+				t.Errorf("the consultation leg to 2002: caller %q, want the operator's 2001", r.Caller)
+			}
+			if r.Duration < 3 {
+				t.Errorf("the leg to 2002 lasted %d s, want the consultation and the ~3 s connected", r.Duration)
+			}
+		default:
+			t.Errorf("unexpected record %+v", r)
+		}
+	}
+	if inbound != 1 || to2001 != 1 || to2002 != 1 {
+		t.Errorf("records: %d of the caller (call id %s), %d to 2001, %d to 2002; want one each", inbound, callID, to2001, to2002)
+	}
+
+	// RTP both ways between the caller's leg and 2002's, by the media
+	// server's count when their bridge ended.
+	var br *bridgeEnded
+	s.waitFor("the media server logs the end of the caller <-> 2002 bridge", func() bool {
+		for _, b := range bridgesEnded(s.logText()) {
+			if b.between(callID, leg2002) {
+				br = &b
+				return true
+			}
+		}
+		return false
+	})
+	toExt, fromExt := br.ToPeer, br.FromPeer
+	if br.CallID != callID {
+		toExt, fromExt = fromExt, toExt
+	}
+	t.Logf("bridge caller %s <-> 2002 %s: %d packets caller -> 2002, %d packets 2002 -> caller", callID, leg2002, toExt, fromExt)
+	if toExt < 100 || fromExt < 100 {
+		t.Errorf("the bridge between the caller and 2002 relayed %d packets to 2002 and %d to the caller, want >= 100 each way",
+			toExt, fromExt)
+	}
+	for _, b := range bridgesEnded(s.logText()) {
+		t.Logf("bridge ended: %s <-> %s: %d / %d packets", b.CallID, b.PeerCallID, b.ToPeer, b.FromPeer)
+	}
+	t.Logf("scenario took %s", time.Since(begin).Round(time.Millisecond))
+}
+
+// baresipBinary finds baresip, skipping (failing under CI=true) without it.
+func baresipBinary(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("baresip")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("baresip is not installed (Debian package baresip) and CI=true")
+		}
+		t.Skip("*** baresip SKIPPED: not installed (apt-get install baresip) ***")
+	}
+	if _, err := os.Stat("/usr/lib/baresip/modules/aufile.so"); err != nil {
+		t.Skipf("*** baresip SKIPPED: no aufile module: %v ***", err)
+	}
+	return p
+}
+
+// writeToneWAV writes seconds of hz at 8 kHz in format f to path.
+func writeToneWAV(t *testing.T, path string, f wav.Format, hz, seconds float64) string {
+	t.Helper()
+	pcm := make([]int16, int(seconds*8000))
+	for i := range pcm {
+		pcm[i] = int16(7000 * math.Sin(2*math.Pi*hz*float64(i)/8000))
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wav.Write(out, f, pcm); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// consoleScenario copies a sipp scenario into dir with its placeholders
+// replaced, returning the copy's path.
+func consoleScenario(t *testing.T, src, dir string, repl map[string]string) string {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	for k, v := range repl {
+		if !strings.Contains(text, k) {
+			t.Fatalf("%s has no %s", src, k)
+		}
+		text = strings.ReplaceAll(text, k, v)
+	}
+	dst := filepath.Join(dir, filepath.Base(src))
+	if err := os.WriteFile(dst, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// bridgeEnded is the media server's "bridge ended" log line.
+type bridgeEnded struct {
+	CallID     string `json:"call_id"`
+	PeerCallID string `json:"peer_call_id"`
+	ToPeer     int64  `json:"packets_to_peer"`
+	FromPeer   int64  `json:"packets_from_peer"`
+}
+
+func (b bridgeEnded) between(x, y string) bool {
+	return x != "" && y != "" && (b.CallID == x && b.PeerCallID == y || b.CallID == y && b.PeerCallID == x)
+}
+
+func bridgesEnded(log string) []bridgeEnded {
+	var out []bridgeEnded
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.Contains(line, `"bridge ended"`) {
+			continue
+		}
+		var b bridgeEnded
+		if json.Unmarshal([]byte(line), &b) == nil {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// consoleBaresip is a baresip registered as one extension, answering
+// every call by itself (answermode=auto) and sending a WAV file (the
+// aufile module), driven over ctrl_tcp (netstring JSON on loopback) as
+// test/baresip does: no UI, no sound card, no player, no STUN/ICE; every
+// request goes to the outbound proxy (Sentral's udp listener).
+type consoleBaresip struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	out    strings.Builder // stdout and stderr, with the SIP trace (-s)
+	conn   net.Conn
+	events chan map[string]any
+	resp   chan map[string]any
+	exited chan struct{}
+}
+
+func (p *consoleBaresip) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.Write(b)
+}
+
+func (p *consoleBaresip) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+func startConsoleBaresip(t *testing.T, bin, ext, proxy, audio string) *consoleBaresip {
+	t.Helper()
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrl := ln.Addr().String()
+	ln.Close()
+	config := strings.Join([]string{
+		"poll_method epoll",
+		"sip_listen 127.0.0.1:0",
+		"call_local_timeout 20",
+		"call_max_calls 1",
+		"audio_source aufile," + audio,
+		"ausrc_srate 8000",
+		"ausrc_channels 1",
+		"net_interface 127.0.0.1",
+		"module_path /usr/lib/baresip/modules",
+		"module g711.so",
+		"module aufile.so",
+		"module_tmp account.so",
+		"module_app menu.so",
+		"module_app ctrl_tcp.so",
+		"ctrl_tcp_listen " + ctrl,
+		"",
+	}, "\n")
+	account := fmt.Sprintf("<sip:%s@%s;transport=udp>;auth_user=%s;auth_pass=%s;outbound=\"sip:%s;transport=udp\";regint=60;audio_codecs=pcmu;answermode=auto\n",
+		ext, sbDomain, ext, e2ePassword, proxy)
+	for name, text := range map[string]string{"config": config, "accounts": account} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
+	// -s traces SIP; -t quits on its own should the test lose track of it.
+	cmd := exec.CommandContext(ctx, bin, "-f", dir, "-s", "-t", "75")
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 3 * time.Second
+	p := &consoleBaresip{cmd: cmd, events: make(chan map[string]any, 64), resp: make(chan map[string]any, 8), exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p, p
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start baresip: %v", err)
+	}
+	go func() {
+		_ = cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		if p.conn != nil {
+			p.conn.Close()
+		}
+		cancel()
+		<-p.exited
+		if t.Failed() {
+			t.Logf("baresip %s output:\n%s", ext, lastBytes(p.output(), 12000))
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", ctrl, time.Second)
+		if err == nil {
+			p.conn = c
+			break
+		}
+		select {
+		case <-p.exited:
+			t.Fatalf("baresip exited at start:\n%s", lastBytes(p.output(), 4000))
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("baresip ctrl_tcp not listening on %s after 10s: %v\n%s", ctrl, err, lastBytes(p.output(), 4000))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	go p.read()
+	return p
+}
+
+// read splits ctrl_tcp's netstrings into events and command responses.
+func (p *consoleBaresip) read() {
+	r := bufio.NewReader(p.conn)
+	for {
+		n, err := r.ReadString(':')
+		if err != nil {
+			return
+		}
+		size, err := strconv.Atoi(n[:len(n)-1])
+		if err != nil || size < 0 || size > 1<<20 {
+			return
+		}
+		buf := make([]byte, size+1) // payload and the trailing comma
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return
+		}
+		var m map[string]any
+		if json.Unmarshal(buf[:size], &m) != nil {
+			continue
+		}
+		ch := p.resp
+		if m["event"] == true {
+			ch = p.events
+		}
+		select {
+		case ch <- m:
+		default:
+		}
+	}
+}
+
+// command sends one ctrl_tcp command and waits for its response.
+func (p *consoleBaresip) command(t *testing.T, cmd, params string) {
+	t.Helper()
+	b, _ := json.Marshal(map[string]string{"command": cmd, "params": params, "token": cmd})
+	_ = p.conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	if _, err := fmt.Fprintf(p.conn, "%d:%s,", len(b), b); err != nil {
+		t.Fatalf("baresip ctrl_tcp %s: %v", cmd, err)
+	}
+	select {
+	case r := <-p.resp:
+		if r["ok"] != true {
+			t.Fatalf("baresip ctrl_tcp %s %s: %v", cmd, params, r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("baresip ctrl_tcp %s: no response in 5s", cmd)
+	}
+}
+
+// waitEvent waits for a baresip event of type want, failing on failTypes.
+func (p *consoleBaresip) waitEvent(t *testing.T, want string, within time.Duration, failTypes ...string) map[string]any {
+	t.Helper()
+	timeout := time.After(within)
+	for {
+		select {
+		case e := <-p.events:
+			typ, _ := e["type"].(string)
+			if typ == want {
+				return e
+			}
+			for _, f := range failTypes {
+				if typ == f {
+					t.Fatalf("baresip event %s while waiting for %s: %v", typ, want, e)
+				}
+			}
+		case <-p.exited:
+			t.Fatalf("baresip exited while waiting for %s", want)
+		case <-timeout:
+			t.Fatalf("no baresip %s event within %s", want, within)
+		}
+	}
+}
