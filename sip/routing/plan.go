@@ -457,8 +457,22 @@ func system(req Request, st State, ps PlanState) Decision {
 		d.Direction = DirEmergency
 		return pc.outbound(d, n, true)
 	}
-	if t, ok := ps.DID(n.Normalised); ok && t.TenantID == tenant.ID && t.Kind != DIDSwitchboard {
-		return ringNumber(st, ps, tenant, t.Number, d, 0)
+	if t, ok := ps.DID(n.Normalised); ok {
+		// A public number of this centre stays here: the tenant's own
+		// extensions and groups, or another tenant's (a night target in a
+		// shared centre), including that tenant's switchboard queue.
+		owner, known := tenant, true
+		if t.TenantID != tenant.ID {
+			owner, known = ps.Tenant(t.TenantID)
+		}
+		switch {
+		case !known:
+		case t.Kind != DIDSwitchboard:
+			return ringNumber(st, ps, owner, t.Number, d, 0)
+		case owner.ID != tenant.ID:
+			d.CalleeTenant, d.CalleeExt = owner, t.Number
+			return queueTarget(st, owner, d)
+		}
 	}
 	d.Direction = DirOutbound
 	if ok, reason := dialplan.Allowed(string(caller.COS), n.Kind); !ok {

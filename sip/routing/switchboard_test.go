@@ -34,7 +34,8 @@ func TestSwitchboardAndSystemCalls(t *testing.T) {
 			{TenantID: 1, Number: "101", Enabled: true, COS: store.COSInternal},
 			{TenantID: 2, Number: "201", Enabled: true, COS: store.COSInternal},
 		}},
-		dids:   map[string]DIDTarget{"+4723000100": {TenantID: 1, Kind: DIDSwitchboard, Number: "+4723000100"}},
+		dids: map[string]DIDTarget{"+4723000100": {TenantID: 1, Kind: DIDSwitchboard, Number: "+4723000100"},
+			"+4722000200": {TenantID: 2, Kind: DIDSwitchboard, Number: "+4722000200"}},
 		trunks: []store.Trunk{trunk},
 		peers:  map[netip.Addr]store.Trunk{netip.MustParseAddr("198.51.100.200"): trunk},
 	}
@@ -75,6 +76,8 @@ func TestSwitchboardAndSystemCalls(t *testing.T) {
 			"sip:101@10.0.0.2", false},
 		{"the media server dials out with the outside-line prefix", st, media("091234567", "101"), Fork, 0, DirOutbound,
 			"sip:+4791234567@sip.telenor.test", true},
+		{"the media server's night target is another tenant's switchboard: that tenant's queue", st, media("+4722000200", "+4791234567"),
+			Fork, 0, DirInternal, "sip:switchboard@127.0.0.1:40000;tenant=2", false},
 		{"the media server dials an unknown domain", st, func() Request { r := media("101", "x"); r.URIHost = "nowhere.test"; return r }(),
 			Reject, StatusNotFound, DirInternal, "", false},
 		{"the same request not from the media server is challenged", st, func() Request { r := media("101", "x"); r.FromMedia = false; return r }(),
