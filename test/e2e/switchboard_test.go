@@ -241,6 +241,10 @@ type sbState struct {
 			State  string `json:"state"`
 		} `json:"consult"`
 	} `json:"calls"`
+	Parked []struct {
+		Slot int    `json:"slot"`
+		ID   string `json:"id"`
+	} `json:"parked"`
 	Board []struct {
 		Number string `json:"number"`
 		Name   string `json:"name"`
@@ -823,5 +827,90 @@ func TestSwitchboardIPv6Operator(t *testing.T) {
 	rtpGrows(t, "IPv4 caller <-> IPv6 operator", 2*time.Second, 75, map[string]*phone.Call{"caller": in, "2001": opLeg})
 	if !hears(in, hzKari, time.Second) || !hears(opLeg, hzCaller, time.Second) {
 		t.Errorf("caller hears kari: %v; kari hears the caller: %v", hears(in, hzKari, time.Second), hears(opLeg, hzCaller, time.Second))
+	}
+}
+
+// TestSwitchboardHoldParkBlindTransfer: the operator holds and resumes a
+// caller (who hears music while held), parks the call and retrieves it
+// (the operator's phone rings again), then puts it through without
+// announcing it; the caller then talks to the target.
+func TestSwitchboardHoldParkBlindTransfer(t *testing.T) {
+	p := startSwitchboard(t, "")
+	p.addOperator(t, "kari", "Kari Nordmann", "2001")
+	p.synced()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	kariPhone := p.deskPhone(ctx, t, "2001")
+	olaPhone := p.deskPhone(ctx, t, "2002")
+	caller := p.callerPhone(ctx, t)
+	kari := p.login(t, "kari")
+	kari.mustPost("available", map[string]bool{"available": true})
+
+	in := waitPlaced(t, p, placeCall(ctx, caller, sbNumber), "call to the switchboard")
+	talk(ctx, in, hzCaller)
+	st, _ := kari.waitState(p, "the call in the queue", func(s sbState) bool { return len(s.Queue) == 1 })
+	id := st.Queue[0].ID
+	answer := func(what string) *phone.Call {
+		t.Helper()
+		leg := ringing(t, p, kariPhone, what, 10*time.Second)
+		if err := leg.Answer(ctx); err != nil {
+			t.Fatalf("%s: answer: %v", what, err)
+		}
+		talk(ctx, leg, hzKari)
+		kari.waitState(p, what+": talking", func(s sbState) bool { return len(s.Calls) == 1 && s.Calls[0].State == "talking" })
+		return leg
+	}
+	kari.mustPost("queue/"+url.PathEscape(id)+"/answer", struct{}{})
+	opLeg := answer("2001 answering")
+	waitUntil(t, 5*time.Second, "the caller hears kari", func() bool { return hears(in, hzKari, 500*time.Millisecond) })
+
+	kari.mustPost("calls/"+url.PathEscape(id)+"/hold", struct{}{})
+	kari.waitState(p, "held", func(s sbState) bool { return len(s.Calls) == 1 && s.Calls[0].State == "held" })
+	rtpGrows(t, "the held caller hears music", time.Second, 30, map[string]*phone.Call{"caller": in})
+	if hears(in, hzKari, 500*time.Millisecond) {
+		t.Error("the held caller still hears the operator")
+	}
+	kari.mustPost("calls/"+url.PathEscape(id)+"/resume", struct{}{})
+	kari.waitState(p, "resumed", func(s sbState) bool { return len(s.Calls) == 1 && s.Calls[0].State == "talking" })
+	waitUntil(t, 5*time.Second, "the caller hears kari again", func() bool { return hears(in, hzKari, 500*time.Millisecond) })
+
+	code, body := kari.post("calls/"+url.PathEscape(id)+"/park", struct{}{})
+	if code != http.StatusOK || !strings.Contains(body, `"slot":1`) {
+		t.Fatalf("park: %d %s", code, body)
+	}
+	select {
+	case <-opLeg.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("parking did not end the operator's call")
+	}
+	kari.waitState(p, "parked in slot 1", func(s sbState) bool { return len(s.Calls) == 0 && len(s.Parked) == 1 && s.Parked[0].Slot == 1 })
+	rtpGrows(t, "the parked caller hears music", time.Second, 30, map[string]*phone.Call{"caller": in})
+	kari.mustPost("parked/1/retrieve", struct{}{})
+	answer("2001 retrieving")
+	if st := kari.state(); len(st.Parked) != 0 {
+		t.Errorf("still parked after retrieve: %+v", st.Parked)
+	}
+
+	kari.mustPost("calls/"+url.PathEscape(id)+"/transfer", map[string]string{"target": "2002"})
+	tgt := ringing(t, p, olaPhone, "2002", 10*time.Second)
+	kari.waitState(p, "kari is free after a blind transfer", func(s sbState) bool { return len(s.Calls) == 0 })
+	if err := tgt.Answer(ctx); err != nil {
+		t.Fatalf("2002 answer: %v", err)
+	}
+	talk(ctx, tgt, hzTarget)
+	rtpGrows(t, "caller <-> 2002 after the blind transfer", 2*time.Second, 75, map[string]*phone.Call{"caller": in, "2002": tgt})
+	if !hears(in, hzTarget, time.Second) || !hears(tgt, hzCaller, time.Second) {
+		t.Errorf("caller hears 2002: %v; 2002 hears the caller: %v", hears(in, hzTarget, time.Second), hears(tgt, hzCaller, time.Second))
+	}
+	kari.waitState(p, "recent: transferred", func(s sbState) bool {
+		return len(s.Recent) > 0 && s.Recent[0].Outcome == "transferred" && s.Recent[0].To == "2002"
+	})
+	if err := in.Hangup(ctx); err != nil {
+		t.Fatalf("caller hangup: %v", err)
+	}
+	select {
+	case <-tgt.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("2002's call did not end with the caller's")
 	}
 }
