@@ -11,18 +11,8 @@
 package baresip
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -45,189 +35,6 @@ const (
 // shipped SHA-256,MD5 nor MD5,SHA-256 lets it register.
 var algorithms = []string{auth.MD5}
 
-// phone is a running baresip driven over ctrl_tcp.
-type phone struct {
-	cmd    *exec.Cmd
-	out    *siptest.SyncBuffer // stdout and stderr, with the SIP trace (-s)
-	conn   net.Conn
-	events chan map[string]any
-	resp   chan map[string]any
-	exited chan struct{}
-}
-
-// startBaresip writes a config directory for account 2001 with the
-// outbound proxy at sentral, starts baresip and connects to ctrl_tcp.
-func startBaresip(t *testing.T, sentral string) *phone {
-	t.Helper()
-	bin := siptest.Tool(t, "baresip", "baresip")
-	dir := t.TempDir()
-	ctrl := fmt.Sprintf("127.0.0.1:%d", siptest.FreePort(t, "tcp"))
-	config := strings.Join([]string{
-		"poll_method epoll",
-		"sip_listen 127.0.0.1:0",
-		"call_local_timeout 20",
-		"call_max_calls 1",
-		"audio_source ausine,440",
-		"ausrc_srate 48000",
-		"ausrc_channels 2",
-		"net_interface 127.0.0.1",
-		"module_path /usr/lib/baresip/modules",
-		"module g711.so",
-		"module ausine.so",
-		"module_tmp account.so",
-		"module_app menu.so",
-		"module_app ctrl_tcp.so",
-		"ctrl_tcp_listen " + ctrl,
-		"",
-	}, "\n")
-	// No DNS: the outbound proxy is an address, and every request
-	// (REGISTER, INVITE, in-dialog requests via Record-Route) goes there.
-	account := fmt.Sprintf("<sip:%s@%s;transport=udp>;auth_user=%s;auth_pass=%s;outbound=\"sip:%s;transport=udp\";regint=60;audio_codecs=pcmu\n",
-		caller, domain, caller, password, sentral)
-	for name, text := range map[string]string{"config": config, "accounts": account} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
-	// -s traces SIP to stdout; -t quits on its own should the test lose
-	// track of it.
-	cmd := exec.CommandContext(ctx, bin, "-f", dir, "-s", "-t", "45")
-	p := &phone{cmd: cmd, out: new(siptest.SyncBuffer), events: make(chan map[string]any, 64), resp: make(chan map[string]any, 8),
-		exited: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	cmd.WaitDelay = 2 * time.Second
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start baresip: %v", err)
-	}
-	go func() {
-		_ = cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		if p.conn != nil {
-			p.conn.Close()
-		}
-		cancel()
-		<-p.exited
-		if t.Failed() {
-			t.Logf("baresip output:\n%s", siptest.Tail(p.out.String(), 12000))
-		}
-	})
-	// ctrl_tcp listens once the modules are loaded.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", ctrl, time.Second)
-		if err == nil {
-			p.conn = c
-			break
-		}
-		select {
-		case <-p.exited:
-			t.Fatalf("baresip exited at start:\n%s", siptest.Tail(p.out.String(), 4000))
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("baresip ctrl_tcp not listening on %s after 10s: %v", ctrl, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	go p.read()
-	return p
-}
-
-// stop ends baresip with SIGTERM, on which it unregisters and exits.
-func (p *phone) stop(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("stop baresip: %v", err)
-	}
-	select {
-	case <-p.exited:
-	case <-time.After(10 * time.Second):
-		t.Fatal("baresip still running 10s after SIGTERM")
-	}
-}
-
-// read splits ctrl_tcp's netstrings into events and command responses.
-func (p *phone) read() {
-	r := bufio.NewReader(p.conn)
-	for {
-		n, err := r.ReadString(':')
-		if err != nil {
-			return
-		}
-		size, err := strconv.Atoi(n[:len(n)-1])
-		if err != nil || size < 0 || size > 1<<20 {
-			return
-		}
-		buf := make([]byte, size+1) // payload and the trailing comma
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return
-		}
-		var m map[string]any
-		if json.Unmarshal(buf[:size], &m) != nil {
-			continue
-		}
-		if m["event"] == true {
-			select {
-			case p.events <- m:
-			default:
-			}
-		} else {
-			select {
-			case p.resp <- m:
-			default:
-			}
-		}
-	}
-}
-
-// command sends one ctrl_tcp command and waits for its response.
-func (p *phone) command(t *testing.T, cmd, params string) {
-	t.Helper()
-	b, _ := json.Marshal(map[string]string{"command": cmd, "params": params, "token": cmd})
-	msg := fmt.Sprintf("%d:%s,", len(b), b)
-	_ = p.conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
-	if _, err := p.conn.Write([]byte(msg)); err != nil {
-		t.Fatalf("ctrl_tcp %s: %v", cmd, err)
-	}
-	select {
-	case r := <-p.resp:
-		if r["ok"] != true {
-			t.Fatalf("ctrl_tcp %s %s: %v", cmd, params, r)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatalf("ctrl_tcp %s: no response in 5s", cmd)
-	}
-}
-
-// waitEvent waits for an event of the given type, failing on any of
-// failTypes.
-func (p *phone) waitEvent(t *testing.T, want string, within time.Duration, failTypes ...string) map[string]any {
-	t.Helper()
-	timeout := time.After(within)
-	for {
-		select {
-		case e := <-p.events:
-			typ, _ := e["type"].(string)
-			if typ == want {
-				return e
-			}
-			for _, f := range failTypes {
-				if typ == f {
-					t.Fatalf("baresip event %s while waiting for %s: %v", typ, want, e)
-				}
-			}
-		case <-p.exited:
-			t.Fatalf("baresip exited while waiting for %s", want)
-		case <-timeout:
-			t.Fatalf("no baresip %s event within %s", want, within)
-		}
-	}
-}
-
 func TestBaresipCallsSipp(t *testing.T) {
 	siptest.Tool(t, "baresip", "baresip")
 	siptest.Tool(t, "sipp", "sip-tester")
@@ -235,7 +42,7 @@ func TestBaresipCallsSipp(t *testing.T) {
 		Numbers: []string{caller, callee}, Networks: []string{"udp"}, Algorithms: algorithms})
 	u := s.StartUAS(t, "../sipp/uas_answer.xml", siptest.FreePort(t, "udp"))
 	s.Bind(t, callee, u.Port, 1)
-	p := startBaresip(t, s.Server.Addr("udp"))
+	p := siptest.StartBaresip(t, siptest.BaresipOptions{Ext: caller, Password: password, Domain: domain, Proxy: s.Server.Addr("udp")})
 
 	// Registration: the binding in the location service and, written
 	// behind, in the store. (baresip registers at start, possibly before
@@ -275,11 +82,11 @@ func TestBaresipCallsSipp(t *testing.T) {
 	}
 
 	// The call: sipp answers, baresip hangs up after 2s.
-	p.command(t, "dial", "sip:"+callee+"@"+domain)
-	p.waitEvent(t, "CALL_ESTABLISHED", 10*time.Second, "CALL_CLOSED")
+	p.Command(t, "dial", "sip:"+callee+"@"+domain)
+	p.WaitEvent(t, "CALL_ESTABLISHED", 10*time.Second, "CALL_CLOSED")
 	time.Sleep(2 * time.Second)
-	p.command(t, "hangup", "")
-	p.waitEvent(t, "CALL_CLOSED", 10*time.Second)
+	p.Command(t, "hangup", "")
+	p.WaitEvent(t, "CALL_CLOSED", 10*time.Second)
 
 	u.Wait(t, "sipp UAS")
 
@@ -299,7 +106,7 @@ func TestBaresipCallsSipp(t *testing.T) {
 
 	// baresip unregisters when stopped (and flushes its trace, which
 	// stdout buffers while it runs).
-	p.stop(t)
+	p.Stop(t)
 	if bs := s.Loc.Bindings(s.Tenant.ID, caller); len(bs) != 0 {
 		t.Errorf("bindings of %s after baresip stopped: %+v", caller, bs)
 	}
@@ -308,7 +115,7 @@ func TestBaresipCallsSipp(t *testing.T) {
 	// baresip's trace shows the 407 and the retried INVITE, and the proxy
 	// reported a confirmed dialog with the authenticated caller.
 	var challenged, authorized bool
-	for _, m := range traceMessages(p.out.String()) {
+	for _, m := range traceMessages(p.Output()) {
 		switch {
 		case strings.HasPrefix(m, "SIP/2.0 407 ") && strings.Contains(m, " INVITE\n") &&
 			strings.Contains(m, "\nProxy-Authenticate: Digest "):

@@ -1,24 +1,17 @@
 package e2e
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sentralpbx/sentral/media/wav"
+	"github.com/sentralpbx/sentral/test/siptest"
 )
 
 // TestConsoleSippCallerBaresipExtension is the switchboard's attended
@@ -39,7 +32,7 @@ func TestConsoleSippCallerBaresipExtension(t *testing.T) {
 	begin := time.Now()
 	sippBinary(t)
 	browserHarness(t)
-	baresipBin := baresipBinary(t)
+	baresipBinary(t) // before the server starts: skip early without it
 
 	// The server: udp for sipp and baresip, ws for the browser; MD5-only
 	// digest challenges (baresip 1.0.0 fails on any other algorithm in a
@@ -76,7 +69,8 @@ func TestConsoleSippCallerBaresipExtension(t *testing.T) {
 	scenario := consoleScenario(t, "testdata/console_caller.xml", media, map[string]string{"CONSOLE_CALLER_WAV": callerWAV})
 
 	// 2002: baresip, auto-answering, registered before anything rings.
-	ext := startConsoleBaresip(t, baresipBin, "2002", sipAddr, extWAV)
+	ext := siptest.StartBaresip(t, siptest.BaresipOptions{Ext: "2002", Password: e2ePassword, Domain: sbDomain, Proxy: sipAddr,
+		Audio: "aufile," + extWAV, AutoAnswer: true, Lifetime: 75 * time.Second})
 	regWait := s.waitFor("baresip registered as 2002", func() bool {
 		for _, r := range s.registrations(t, sbTenant) {
 			if strings.Contains(r.AOR, "2002@") && strings.Contains(strings.ToLower(r.UserAgent), "baresip") {
@@ -116,7 +110,7 @@ func TestConsoleSippCallerBaresipExtension(t *testing.T) {
 	}
 	op.step(t, "wait-call:talking", 20*time.Second)
 	consulting := op.step(t, "wait-consult:talking", 30*time.Second)
-	ext.waitEvent(t, "CALL_ESTABLISHED", 5*time.Second, "CALL_CLOSED")
+	ext.WaitEvent(t, "CALL_ESTABLISHED", 5*time.Second, "CALL_CLOSED")
 	t.Logf("baresip (2002) answered the consultation %s after the call", evTime(consulting).Sub(called).Round(time.Millisecond))
 	connected := op.step(t, "connect", 10*time.Second)
 	op.step(t, "wait-no-call", 15*time.Second)
@@ -127,8 +121,8 @@ func TestConsoleSippCallerBaresipExtension(t *testing.T) {
 	// hangs up the caller (sipp's BYE).
 	time.Sleep(3 * time.Second)
 	hungUp := time.Now()
-	ext.command(t, "hangup", "")
-	ext.waitEvent(t, "CALL_CLOSED", 10*time.Second)
+	ext.Command(t, "hangup", "")
+	ext.WaitEvent(t, "CALL_CLOSED", 10*time.Second)
 	uac.wait(t, s)
 	t.Logf("sipp got the BYE and exited 0 %s after 2002 hung up", time.Since(hungUp).Round(time.Millisecond))
 	var callID string
@@ -224,17 +218,15 @@ func TestConsoleSippCallerBaresipExtension(t *testing.T) {
 	t.Logf("scenario took %s", time.Since(begin).Round(time.Millisecond))
 }
 
-// baresipBinary finds baresip, skipping (failing under CI=true) without it.
+// baresipBinary finds baresip and its aufile module, skipping (failing
+// under CI=true) without them.
 func baresipBinary(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("baresip")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("baresip is not installed (Debian package baresip) and CI=true")
-		}
-		t.Skip("*** baresip SKIPPED: not installed (apt-get install baresip) ***")
-	}
+	p := siptest.Tool(t, "baresip", "baresip")
 	if _, err := os.Stat("/usr/lib/baresip/modules/aufile.so"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("baresip has no aufile module and CI=true: %v", err)
+		}
 		t.Skipf("*** baresip SKIPPED: no aufile module: %v ***", err)
 	}
 	return p
@@ -306,184 +298,4 @@ func bridgesEnded(log string) []bridgeEnded {
 		}
 	}
 	return out
-}
-
-// consoleBaresip is a baresip registered as one extension, answering
-// every call by itself (answermode=auto) and sending a WAV file (the
-// aufile module), driven over ctrl_tcp (netstring JSON on loopback) as
-// test/baresip does: no UI, no sound card, no player, no STUN/ICE; every
-// request goes to the outbound proxy (Sentral's udp listener).
-type consoleBaresip struct {
-	cmd    *exec.Cmd
-	mu     sync.Mutex
-	out    strings.Builder // stdout and stderr, with the SIP trace (-s)
-	conn   net.Conn
-	events chan map[string]any
-	resp   chan map[string]any
-	exited chan struct{}
-}
-
-func (p *consoleBaresip) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.Write(b)
-}
-
-func (p *consoleBaresip) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
-
-func startConsoleBaresip(t *testing.T, bin, ext, proxy, audio string) *consoleBaresip {
-	t.Helper()
-	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctrl := ln.Addr().String()
-	ln.Close()
-	config := strings.Join([]string{
-		"poll_method epoll",
-		"sip_listen 127.0.0.1:0",
-		"call_local_timeout 20",
-		"call_max_calls 1",
-		"audio_source aufile," + audio,
-		"ausrc_srate 8000",
-		"ausrc_channels 1",
-		"net_interface 127.0.0.1",
-		"module_path /usr/lib/baresip/modules",
-		"module g711.so",
-		"module aufile.so",
-		"module_tmp account.so",
-		"module_app menu.so",
-		"module_app ctrl_tcp.so",
-		"ctrl_tcp_listen " + ctrl,
-		"",
-	}, "\n")
-	account := fmt.Sprintf("<sip:%s@%s;transport=udp>;auth_user=%s;auth_pass=%s;outbound=\"sip:%s;transport=udp\";regint=60;audio_codecs=pcmu;answermode=auto\n",
-		ext, sbDomain, ext, e2ePassword, proxy)
-	for name, text := range map[string]string{"config": config, "accounts": account} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 80*time.Second)
-	// -s traces SIP; -t quits on its own should the test lose track of it.
-	cmd := exec.CommandContext(ctx, bin, "-f", dir, "-s", "-t", "75")
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 3 * time.Second
-	p := &consoleBaresip{cmd: cmd, events: make(chan map[string]any, 64), resp: make(chan map[string]any, 8), exited: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p, p
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start baresip: %v", err)
-	}
-	go func() {
-		_ = cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		if p.conn != nil {
-			p.conn.Close()
-		}
-		cancel()
-		<-p.exited
-		if t.Failed() {
-			t.Logf("baresip %s output:\n%s", ext, lastBytes(p.output(), 12000))
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", ctrl, time.Second)
-		if err == nil {
-			p.conn = c
-			break
-		}
-		select {
-		case <-p.exited:
-			t.Fatalf("baresip exited at start:\n%s", lastBytes(p.output(), 4000))
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("baresip ctrl_tcp not listening on %s after 10s: %v\n%s", ctrl, err, lastBytes(p.output(), 4000))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	go p.read()
-	return p
-}
-
-// read splits ctrl_tcp's netstrings into events and command responses.
-func (p *consoleBaresip) read() {
-	r := bufio.NewReader(p.conn)
-	for {
-		n, err := r.ReadString(':')
-		if err != nil {
-			return
-		}
-		size, err := strconv.Atoi(n[:len(n)-1])
-		if err != nil || size < 0 || size > 1<<20 {
-			return
-		}
-		buf := make([]byte, size+1) // payload and the trailing comma
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return
-		}
-		var m map[string]any
-		if json.Unmarshal(buf[:size], &m) != nil {
-			continue
-		}
-		ch := p.resp
-		if m["event"] == true {
-			ch = p.events
-		}
-		select {
-		case ch <- m:
-		default:
-		}
-	}
-}
-
-// command sends one ctrl_tcp command and waits for its response.
-func (p *consoleBaresip) command(t *testing.T, cmd, params string) {
-	t.Helper()
-	b, _ := json.Marshal(map[string]string{"command": cmd, "params": params, "token": cmd})
-	_ = p.conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
-	if _, err := fmt.Fprintf(p.conn, "%d:%s,", len(b), b); err != nil {
-		t.Fatalf("baresip ctrl_tcp %s: %v", cmd, err)
-	}
-	select {
-	case r := <-p.resp:
-		if r["ok"] != true {
-			t.Fatalf("baresip ctrl_tcp %s %s: %v", cmd, params, r)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatalf("baresip ctrl_tcp %s: no response in 5s", cmd)
-	}
-}
-
-// waitEvent waits for a baresip event of type want, failing on failTypes.
-func (p *consoleBaresip) waitEvent(t *testing.T, want string, within time.Duration, failTypes ...string) map[string]any {
-	t.Helper()
-	timeout := time.After(within)
-	for {
-		select {
-		case e := <-p.events:
-			typ, _ := e["type"].(string)
-			if typ == want {
-				return e
-			}
-			for _, f := range failTypes {
-				if typ == f {
-					t.Fatalf("baresip event %s while waiting for %s: %v", typ, want, e)
-				}
-			}
-		case <-p.exited:
-			t.Fatalf("baresip exited while waiting for %s", want)
-		case <-timeout:
-			t.Fatalf("no baresip %s event within %s", want, within)
-		}
-	}
 }
