@@ -10,6 +10,7 @@ func (a *app) addAdminCommands(root *cobra.Command) {
 	root.AddCommand(a.cdrCmd())                    // cdr list (cli_cdr.go)
 	root.AddCommand(a.tariffCmd(), a.billingCmd()) // tariff, billing (cli_billing.go)
 	root.AddCommand(a.consoleCommands()...)        // operator, switchboard (cli_operator.go)
+	root.AddCommand(a.backupCommands()...)         // backup, restore (cli_backup.go)
 	for _, c := range root.Commands() {
 		if c.Name() == "trunk" {
 			c.AddCommand(a.trunkStatusCmd()) // trunk status (cli_trunk.go)
