@@ -110,6 +110,7 @@ func (a *app) serve(ctx context.Context) error {
 	adminMux := http.NewServeMux()
 	adminMux.Handle("/", api.Handler())
 	adminMux.Handle("GET "+dirhttp.APIPath, dirhttp.NewAPI(dir, log.Named("directory.api")))
+	running := mountMetrics(adminMux, st, cat, sipStack, log.Named("metrics")) // GET /metrics, /readyz
 	srv := &http.Server{
 		Handler:           adminMux,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -199,6 +200,7 @@ func (a *app) serve(ctx context.Context) error {
 		start("console board", func(ctx context.Context) error { return web.board.Run(ctx, sipStack.hub) })
 	}
 	dirSvc.run(start)
+	running.Store(true)
 	log.Info("sentral ready",
 		zap.String("store", st.Backend()), zap.String("db", redactDSN(a.cfg.DB)),
 		zap.String("admin", "http://"+ln.Addr().String()), zap.Strings("sip", sipAddrs(sipStack)),
@@ -211,6 +213,7 @@ func (a *app) serve(ctx context.Context) error {
 	case runErr = <-errs:
 		log.Error("component failed, shutting down", zap.Error(runErr))
 	}
+	running.Store(false)
 	cancel()
 	sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer scancel()
