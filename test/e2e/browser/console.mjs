@@ -62,16 +62,16 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { chromiumArgs, emit, Fail, need, parseArgs, sleep, usageExit } from './lib.mjs';
 
 // ---- arguments ----
 
 function usage(msg) {
-  process.stderr.write(`console.mjs: ${msg}\nusage: node console.mjs --url URL --user NAME --password P ACTION...\n`);
-  process.exit(2);
+  usageExit('console.mjs', '--url URL --user NAME --password P ACTION...', msg);
 }
 
-function parseArgs(argv) {
-  const o = {
+function parseOpts(argv) {
+  const defaults = {
     url: process.env.CONSOLE_URL || '',
     user: process.env.CONSOLE_USER || '',
     password: process.env.CONSOLE_PASSWORD || '',
@@ -80,41 +80,10 @@ function parseArgs(argv) {
     lang: 'en',
     chromium: process.env.SOFTPHONE_CHROMIUM || '/usr/bin/chromium',
     screenshotDir: '',
-    actions: [],
   };
   const flags = { '--url': 'url', '--user': 'user', '--password': 'password', '--sip-password': 'sipPassword',
     '--timeout': 'timeout', '--lang': 'lang', '--chromium': 'chromium', '--screenshot-dir': 'screenshotDir' };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, null];
-    if (flags[flag]) {
-      const v = inline ?? argv[++i];
-      if (v === undefined) usage(`${flag} needs a value`);
-      o[flags[flag]] = flag === '--timeout' ? Number(v) : v;
-    } else if (a.startsWith('--')) {
-      usage(`unknown option ${a}`);
-    } else {
-      o.actions.push(a);
-    }
-  }
-  if (!o.url) usage('--url is required');
-  if (!(o.timeout > 0)) usage('--timeout must be a positive number of seconds');
-  if (o.actions.length === 0) usage('no actions');
-  return o;
-}
-
-// ---- helpers ----
-
-function emit(event, fields = {}) {
-  process.stderr.write(`${JSON.stringify({ event, t: Date.now(), ...fields })}\n`);
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-class Fail extends Error {}
-
-function need(cond, msg) {
-  if (!cond) throw new Fail(msg);
+  return parseArgs(argv, defaults, flags, usage);
 }
 
 // A line on stdin, or its end, releases one wait-stdin.
@@ -409,19 +378,12 @@ async function runAction(op, action) {
 // ---- main ----
 
 async function main() {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = parseOpts(process.argv.slice(2));
   const deadline = Date.now() + opts.timeout * 1000;
   const result = { ok: false, error: null, steps: [], state: null, screenshots: [], page_errors: [] };
   if (opts.screenshotDir) mkdirSync(opts.screenshotDir, { recursive: true });
   watchStdin();
-  const args = [
-    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-    '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required',
-    '--ignore-certificate-errors',
-    `--lang=${opts.lang === 'nb' ? 'nb-NO' : 'en-GB'}`,
-  ];
+  const args = chromiumArgs(opts.lang);
   let browser;
   let page;
   let op;

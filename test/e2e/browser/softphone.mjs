@@ -65,16 +65,16 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { chromiumArgs, emit, Fail, need, parseArgs, sleep, usageExit } from './lib.mjs';
 
 // ---- arguments ----
 
 function usage(msg) {
-  process.stderr.write(`softphone.mjs: ${msg}\nusage: node softphone.mjs --url URL --ext N --password P --domain D ACTION...\n`);
-  process.exit(2);
+  usageExit('softphone.mjs', '--url URL --ext N --password P --domain D ACTION...', msg);
 }
 
-function parseArgs(argv) {
-  const o = {
+function parseOpts(argv) {
+  const defaults = {
     url: process.env.SOFTPHONE_URL || '',
     ext: process.env.SOFTPHONE_EXT || '',
     password: process.env.SOFTPHONE_PASSWORD || '',
@@ -85,41 +85,10 @@ function parseArgs(argv) {
     audioFile: '',
     screenshot: '',
     sipTrace: process.env.SOFTPHONE_SIP_TRACE || '',
-    actions: [],
   };
   const flags = { '--url': 'url', '--ext': 'ext', '--password': 'password', '--domain': 'domain', '--timeout': 'timeout',
     '--lang': 'lang', '--chromium': 'chromium', '--audio-file': 'audioFile', '--screenshot': 'screenshot', '--sip-trace': 'sipTrace' };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, null];
-    if (flags[flag]) {
-      const v = inline ?? argv[++i];
-      if (v === undefined) usage(`${flag} needs a value`);
-      o[flags[flag]] = flag === '--timeout' ? Number(v) : v;
-    } else if (a.startsWith('--')) {
-      usage(`unknown option ${a}`);
-    } else {
-      o.actions.push(a);
-    }
-  }
-  if (!o.url) usage('--url is required');
-  if (!(o.timeout > 0)) usage('--timeout must be a positive number of seconds');
-  if (o.actions.length === 0) usage('no actions');
-  return o;
-}
-
-// ---- helpers ----
-
-function emit(event, fields = {}) {
-  process.stderr.write(`${JSON.stringify({ event, t: Date.now(), ...fields })}\n`);
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-class Fail extends Error {}
-
-function need(cond, msg) {
-  if (!cond) throw new Fail(msg);
+  return parseArgs(argv, defaults, flags, usage);
 }
 
 // Phone wraps the page: UI actions by element id, state via the test hook.
@@ -399,19 +368,11 @@ async function runAction(phone, action) {
 // ---- main ----
 
 async function main() {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = parseOpts(process.argv.slice(2));
   const deadline = Date.now() + opts.timeout * 1000;
   const result = { ok: false, error: null, registered: false, steps: [], state: null, rtp: null, last_error: null, history: [], page_errors: [] };
   const profile = mkdtempSync(join(tmpdir(), 'sentral-softphone-'));
-  const args = [
-    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
-    '--allow-loopback-in-peer-connection', '--autoplay-policy=no-user-gesture-required',
-    // Sentral's generated self-signed certificate on wss (loopback tests only).
-    '--ignore-certificate-errors',
-    `--lang=${opts.lang === 'nb' ? 'nb-NO' : 'en-GB'}`,
-  ];
+  const args = chromiumArgs(opts.lang);
   if (opts.audioFile) args.push(`--use-file-for-fake-audio-capture=${opts.audioFile}`);
   let context;
   let page;
