@@ -68,8 +68,9 @@ type call struct {
 	mu         sync.Mutex
 	sdp        *sdp.Session // not safe for concurrent use: under mu
 	local      sdp.Local
-	eventPT    uint8 // 0: no telephone-event negotiated
-	sending    bool  // our direction lets us send
+	srtp       *sdp.SRTP // the stream's SDES keying; nil: plain RTP
+	eventPT    uint8     // 0: no telephone-event negotiated
+	sending    bool      // our direction lets us send
 	rec        *recording
 	mediaEnded bool
 	ackWait    map[uint32]chan *sip.Request // re-INVITE CSeq -> its ACK
@@ -204,6 +205,12 @@ func (c *call) bye() {
 
 // applyLocked points the endpoint at a negotiated stream.
 func (c *call) applyLocked(ch sdp.Choice) {
+	if err := c.keyLocked(ch); err != nil {
+		// Not reachable with keys the SDP parser checked; never fall
+		// back to plain RTP on a stream negotiated as SRTP.
+		c.log.Error("srtp keying failed; ending the call", zap.Error(err))
+		c.end(err)
+	}
 	c.ep.SetRemote(ch.Remote, ch.RemoteRTCP)
 	c.ep.SetHold(ch.Hold)
 	c.eventPT = 0
@@ -381,9 +388,11 @@ func (c *call) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 		err     error
 	)
 	codecs := []string{c.codec.Name()}
+	var offered *sdp.Crypto // our a=crypto in an offerless re-INVITE's offer
 	if offerless {
 		c.mu.Lock()
 		resBody, err = c.sdp.Offer(c.local, codecs)
+		offered = c.local.OfferCrypto()
 		c.mu.Unlock()
 		if err != nil {
 			c.log.Error("re-INVITE: offer", zap.Error(err))
@@ -403,7 +412,10 @@ func (c *call) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 		c.mu.Lock()
 		var ch sdp.Choice
-		resBody, ch, err = c.sdp.Answer(offer, c.local, codecs)
+		err = c.freshKeyLocked(offer, codecs)
+		if err == nil {
+			resBody, ch, err = c.sdp.Answer(offer, c.local, codecs)
+		}
 		if err == nil {
 			c.applyLocked(ch)
 		}
@@ -421,7 +433,7 @@ func (c *call) reinvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if offerless && len(ack.Body()) > 0 {
-		c.acceptAck(ack, codecs)
+		c.acceptAck(ack, codecs, offered)
 	}
 }
 
@@ -499,14 +511,20 @@ func (c *call) answerReinvite(req *sip.Request, tx sip.ServerTransaction, body [
 	}
 }
 
-// acceptAck applies the answer an ACK carries to our offer.
-func (c *call) acceptAck(ack *sip.Request, codecs []string) {
+// acceptAck applies the answer an ACK carries to our offer, which offered
+// SRTP when offered is set.
+func (c *call) acceptAck(ack *sip.Request, codecs []string, offered *sdp.Crypto) {
 	ans, err := sdp.Parse(ack.Body())
 	if err != nil {
 		c.log.Info("ACK: bad SDP answer", zap.Error(err))
 		return
 	}
-	ch, err := sdp.Accept(ans, codecs)
+	var ch sdp.Choice
+	if offered != nil {
+		ch, err = sdp.AcceptSecure(ans, codecs, *offered)
+	} else {
+		ch, err = sdp.Accept(ans, codecs)
+	}
 	if err != nil {
 		c.log.Info("ACK: answer not usable", zap.Error(err))
 		return

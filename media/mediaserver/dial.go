@@ -173,6 +173,13 @@ func (s *Server) Dial(ctx context.Context, d DialSpec) (*Session, error) {
 		return nil, err
 	}
 	sess := sdp.NewSession()
+	// Plain RTP/AVP, by choice: a phone set to mandatory SRTP refuses it
+	// (488), one with optional SRTP takes it; offering RTP/SAVP would
+	// lose every phone without SRTP, and offering both (two m-lines or
+	// RFC 5939 capabilities) is not worth the state for the switchboard's
+	// calls, which run between our own loopback media server and desk
+	// phones on the LAN. Without Local.SRTPKey, re-INVITEs on a dialled
+	// call stay plain too.
 	local := sdp.Local{Addr: adv, Port: int(ep.LocalAddr().Port())}
 	offer, err := sess.Offer(local, s.codecs)
 	if err != nil {

@@ -457,22 +457,44 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(log, req, tx, sip.StatusNotAcceptableHere, "Not Acceptable Here")
 		return
 	}
+	// Our SRTP key, used if the offer asks for SRTP (see srtp.go).
+	srtpKey, err := sdp.NewKey()
+	if err != nil {
+		log.Error("SRTP key", zap.Error(err))
+		respond(log, req, tx, sip.StatusInternalServerError, "Server Internal Error")
+		return
+	}
 	// A dry run settles the codec before an endpoint exists: the endpoint
-	// needs the payload type, the real answer needs the endpoint's port.
-	_, choice, err := sdp.NewSession().Answer(offer, sdp.Local{Addr: adv, Port: 2}, s.codecs)
+	// needs the payload type (and SRTP keys), the real answer needs the
+	// endpoint's port.
+	_, choice, err := sdp.NewSession().Answer(offer, sdp.Local{Addr: adv, Port: 2, SRTPKey: srtpKey}, s.codecs)
 	if err != nil {
 		log.Info("call refused", zap.Error(err))
 		code := sip.StatusNotAcceptableHere
-		if !errors.Is(err, sdp.ErrNotAcceptable) {
+		var hdrs []sip.Header
+		if errors.Is(err, sdp.ErrNotAcceptable) {
+			why := strings.TrimPrefix(strings.TrimPrefix(err.Error(), sdp.ErrNotAcceptable.Error()), ": ")
+			hdrs = append(hdrs, sip.NewHeader("Warning", `399 sentral "`+quoteSafe(why)+`"`))
+		} else {
 			code = sip.StatusInternalServerError
 		}
-		respond(log, req, tx, code, reasonFor(code))
+		respond(log, req, tx, code, reasonFor(code), hdrs...)
 		return
 	}
 	cd, ok := codec.ByName(choice.Codec.Name)
 	if !ok {
 		respond(log, req, tx, sip.StatusNotAcceptableHere, "Not Acceptable Here")
 		return
+	}
+	var protect *rtp.SRTP
+	if choice.SRTP != nil {
+		// Keyed from the start, so that no unauthenticated packet can
+		// latch the endpoint.
+		if protect, err = newSRTP(nil, choice.SRTP); err != nil {
+			log.Error("SRTP context", zap.Error(err))
+			respond(log, req, tx, sip.StatusInternalServerError, "Server Internal Error")
+			return
+		}
 	}
 	dialog, err := s.dua.ReadInvite(req, tx)
 	if err != nil {
@@ -491,6 +513,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	ep, err := rtp.Open(ctx, ports, rtp.Config{
 		CallID: callID(req), Log: s.log, PayloadType: choice.Codec.PT,
 		Remote: choice.Remote, RemoteRTCP: choice.RemoteRTCP, DeadMediaTimeout: s.cfg.DeadMediaTimeout,
+		SRTP: protect,
 	})
 	if err != nil {
 		cancel(err)
@@ -505,7 +528,7 @@ func (s *Server) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	sess := sdp.NewSession()
-	local := sdp.Local{Addr: adv, Port: int(ep.LocalAddr().Port())}
+	local := sdp.Local{Addr: adv, Port: int(ep.LocalAddr().Port()), SRTPKey: srtpKey}
 	answer, choice, err := sess.Answer(offer, local, []string{choice.Codec.Name})
 	if err != nil {
 		cancel(err)
@@ -606,7 +629,8 @@ func (s *Server) runCall(c *call) {
 	defer c.cleanup()
 	number, name := c.Caller()
 	c.log.Info("call answered", zap.String("app", c.appName), zap.String("caller", number),
-		zap.String("caller_name", name), zap.Stringer("codec", c.codec), zap.Stringer("rtp", c.ep.LocalAddr()))
+		zap.String("caller_name", name), zap.Stringer("codec", c.codec), zap.Stringer("rtp", c.ep.LocalAddr()),
+		zap.String("srtp", c.session.SRTP()))
 	func() {
 		defer func() {
 			if r := recover(); r != nil {

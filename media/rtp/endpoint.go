@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -66,6 +67,11 @@ type Config struct {
 	// CNAME for RTCP SDES (required in every compound packet); default
 	// "sentral-<ssrc>".
 	CNAME string
+	// SRTP, if set, protects the stream (RFC 3711): every RTP and RTCP
+	// packet sent is encrypted and authenticated with our key, and every
+	// one received must authenticate with the peer's or is dropped (before
+	// it can latch). SetSRTP changes it during the call.
+	SRTP *SRTP
 	// Now is the clock (time.Now); tests replace it.
 	Now func() time.Time
 }
@@ -83,6 +89,7 @@ type Endpoint struct {
 	dead   chan struct{}
 	epoch  time.Time // origin of the arrival clock for jitter
 	accept [128]bool // AcceptPT as a set; all true when nil
+	srtp   atomic.Pointer[SRTP]
 
 	mu sync.Mutex
 	// sending
@@ -95,6 +102,7 @@ type Endpoint struct {
 	pktsSent     uint64
 	octetsSent   uint64
 	sendBuf      []byte
+	srtpBuf      []byte // SRTP output of Send, reused
 	lastSRMid    uint32 // middle 32 bits of our last SR's NTP time, for RTT
 	lastSRSentAt time.Time
 	// receiving
@@ -117,6 +125,8 @@ type Endpoint struct {
 	rtt                time.Duration
 	bye                bool
 	rejectLogged       bool
+	srtpRejected       uint64
+	srtpLogged         bool
 }
 
 // SenderInfo is the last sender report received from the peer.
@@ -163,6 +173,11 @@ type Stats struct {
 	// ByeReceived is set when the peer sent an RTCP BYE for its source.
 	ByeReceived bool
 	DeadMedia   bool
+	// SRTP is the suite protecting the stream, "" for plain RTP;
+	// SRTPRejected counts received packets (RTP or RTCP) that failed SRTP
+	// authentication or replay checks (they are in Rejected too).
+	SRTP         string
+	SRTPRejected uint64
 }
 
 // newEndpoint prepares the state of an endpoint without sockets or
@@ -196,6 +211,7 @@ func newEndpoint(cfg Config) *Endpoint {
 		seq:     uint16(rand.Uint32()),
 		ts:      rand.Uint32(),
 		sendBuf: make([]byte, maxPacket),
+		srtpBuf: make([]byte, 0, maxPacket+srtpOverhead),
 	}
 	for pt := range e.accept {
 		e.accept[pt] = cfg.AcceptPT == nil || slices.Contains(cfg.AcceptPT, uint8(pt))
@@ -204,6 +220,7 @@ func newEndpoint(cfg Config) *Endpoint {
 		e.cfg.CNAME = fmt.Sprintf("sentral-%08x", e.ssrc)
 	}
 	e.setRemoteLocked(cfg.Remote, cfg.RemoteRTCP)
+	e.srtp.Store(cfg.SRTP)
 	return e
 }
 
@@ -307,7 +324,14 @@ func (e *Endpoint) SendPT(pt uint8, payload []byte, timestampDelta uint32, marke
 		return fmt.Errorf("rtp send: payload of %d bytes too large", len(payload))
 	}
 	n += copy(e.sendBuf[n:], payload)
-	if _, err := e.pair.RTP.WriteToUDPAddrPort(e.sendBuf[:n], dst); err != nil {
+	out := e.sendBuf[:n]
+	if s := e.srtp.Load(); s != nil {
+		if out, err = s.protectRTP(e.srtpBuf[:0], out); err != nil {
+			return fmt.Errorf("rtp send: %w", err)
+		}
+		e.srtpBuf = out[:0]
+	}
+	if _, err := e.pair.RTP.WriteToUDPAddrPort(out, dst); err != nil {
 		return fmt.Errorf("rtp send to %s: %w", dst, err)
 	}
 	e.seq++
@@ -323,7 +347,12 @@ func (e *Endpoint) Stats() Stats {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	lost, ext := e.rx.cumulative()
+	suite := ""
+	if s := e.srtp.Load(); s != nil {
+		suite = s.Suite()
+	}
 	return Stats{
+		SRTP: suite, SRTPRejected: e.srtpRejected,
 		LocalSSRC: e.ssrc, RemoteSSRC: e.remoteSSRC,
 		Remote: e.destLocked(), Latched: e.latched.IsValid(),
 		PacketsSent: e.pktsSent, OctetsSent: e.octetsSent,

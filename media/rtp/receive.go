@@ -18,10 +18,22 @@ func (e *Endpoint) handleRTP(b []byte, from netip.AddrPort) *rtp.Packet {
 		e.countReject()
 		return nil
 	}
+	if s := e.srtp.Load(); s != nil {
+		// Authenticated before anything else looks at it: a forged or
+		// replayed packet must not latch, count or play.
+		plain, err := s.unprotectRTP(b)
+		if err != nil {
+			e.countSRTPReject(err, from)
+			return nil
+		}
+		b = plain // a fresh buffer: no clone needed below
+	} else {
+		// The packet outlives the read buffer; one copy, which the
+		// payload then points into.
+		b = slices.Clone(b)
+	}
 	p := &rtp.Packet{}
-	// The packet outlives the read buffer; one copy, which the payload
-	// then points into.
-	if err := p.Unmarshal(slices.Clone(b)); err != nil {
+	if err := p.Unmarshal(b); err != nil {
 		e.countReject()
 		return nil
 	}

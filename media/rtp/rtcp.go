@@ -92,6 +92,12 @@ func (e *Endpoint) sendRTCP(bye bool) {
 		e.log.Warn("rtcp marshal", zap.Error(err))
 		return
 	}
+	if s := e.srtp.Load(); s != nil {
+		if buf, err = s.protectRTCP(buf); err != nil {
+			e.log.Warn("rtcp send", zap.Error(err))
+			return
+		}
+	}
 	if _, err := e.pair.RTCP.WriteToUDPAddrPort(buf, dst); err != nil {
 		e.log.Debug("rtcp send", zap.Stringer("dst", dst), zap.Error(err))
 	}
@@ -105,6 +111,14 @@ func (e *Endpoint) handleRTCP(b []byte, from netip.AddrPort) {
 	if len(b) < 8 || b[0]>>6 != 2 {
 		e.countReject()
 		return
+	}
+	if s := e.srtp.Load(); s != nil {
+		plain, err := s.unprotectRTCP(b)
+		if err != nil {
+			e.countSRTPReject(err, from)
+			return
+		}
+		b = plain
 	}
 	pkts, err := rtcp.Unmarshal(b)
 	if err != nil || len(pkts) == 0 {

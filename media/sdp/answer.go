@@ -30,6 +30,14 @@ type Local struct {
 	// EventPT is the telephone-event PT in offers we make (DefaultEventPT);
 	// in answers the offerer's number is kept.
 	EventPT uint8
+	// SRTPKey, when set (KeyLen bytes from NewKey), enables SDES-keyed
+	// SRTP: Answer takes RTP/SAVP offers, and RTP/AVP offers carrying
+	// a=crypto, answering with this key. Without it RTP/SAVP is refused
+	// and a=crypto ignored, as before SRTP support.
+	SRTPKey []byte
+	// SRTPSuite, with SRTPKey, makes Offer offer RTP/SAVP with this suite
+	// (tag 1); empty offers plain RTP/AVP.
+	SRTPSuite string
 }
 
 // Choice is what an offer/answer exchange settled for the audio stream:
@@ -45,6 +53,8 @@ type Choice struct {
 	// Hold is true when the stream is not sendrecv: RTP may stop for good
 	// reasons, so the dead-media timer must not run.
 	Hold bool
+	// SRTP is the keying of an SRTP stream; nil for plain RTP.
+	SRTP *SRTP
 }
 
 // Session is Sentral's SDP identity within one dialog: its o= line stays
@@ -72,23 +82,35 @@ func NewSession() *Session {
 // preference, offerer's payload type numbers), every other stream is
 // rejected with port 0. With no acceptable audio it returns an error
 // wrapping ErrNotAcceptable and no body.
+//
+// With local.SRTPKey set, an RTP/SAVP stream is acceptable when it has an
+// a=crypto we support (SuiteAES80 preferred over SuiteAES32, else the
+// offerer's order), and so is an RTP/AVP stream that carries one ("best
+// effort" SRTP); the answer keeps the offered profile and tag, gives our
+// key, and Choice.SRTP holds both keys (RFC 4568 §7.1.2).
 func (s *Session) Answer(offer *Offer, local Local, codecs []string) ([]byte, Choice, error) {
 	local = local.withDefaults()
 	if err := local.check(); err != nil {
 		return nil, Choice{}, err
 	}
 	idx, codec, why := -1, Codec{}, "no audio stream"
+	var sec *SRTP
 	for i := range offer.Media {
 		m := &offer.Media[i]
 		if m.Type != "audio" || m.Port == 0 {
 			continue
 		}
-		if m.Proto != "RTP/AVP" {
+		if m.Proto != "RTP/AVP" && m.Proto != "RTP/SAVP" {
 			why = fmt.Sprintf("audio transport %s", m.Proto)
 			continue
 		}
+		srtp, whyNot, ok := secure(m, local.SRTPKey)
+		if !ok {
+			why = whyNot
+			continue
+		}
 		if c, ok := pick(m, codecs); ok {
-			idx, codec = i, c
+			idx, codec, sec = i, c, srtp
 			break
 		}
 		why = fmt.Sprintf("no common codec (offered %s, supported %s)", names(m), strings.Join(codecs, " "))
@@ -101,6 +123,7 @@ func (s *Session) Answer(offer *Offer, local Local, codecs []string) ([]byte, Ch
 	ch := Choice{
 		Index: idx, Codec: codec, Ptime: m.Ptime,
 		Direction: direction(eff.Receives() && local.Direction.Sends(), eff.Sends() && local.Direction.Receives()),
+		SRTP:      sec,
 	}
 	if ch.Ptime == 0 {
 		ch.Ptime = DefaultPtime
@@ -128,13 +151,16 @@ func (s *Session) Answer(offer *Offer, local Local, codecs []string) ([]byte, Ch
 		if ch.Event != nil {
 			fmts = append(fmts, strconv.Itoa(int(ch.Event.PT)))
 		}
-		fmt.Fprintf(&b, "m=audio %d RTP/AVP %s\r\n", local.Port, strings.Join(fmts, " "))
+		fmt.Fprintf(&b, "m=audio %d %s %s\r\n", local.Port, om.Proto, strings.Join(fmts, " "))
 		writeRtpmap(&b, codec)
 		if ch.Event != nil {
 			writeRtpmap(&b, *ch.Event)
 			fmt.Fprintf(&b, "a=fmtp:%d %s\r\n", ch.Event.PT, eventsFmtp)
 		}
 		fmt.Fprintf(&b, "a=ptime:%d\r\na=%s\r\n", local.Ptime, ch.Direction)
+		if sec != nil {
+			fmt.Fprintf(&b, "a=crypto:%s\r\n", sec.Local)
+		}
 	}
 	return s.seal(local, b.String()), ch, nil
 }
@@ -163,15 +189,31 @@ func (s *Session) Offer(local Local, codecs []string) ([]byte, error) {
 		fmts = append(fmts, strconv.Itoa(int(c.PT)))
 	}
 	fmts = append(fmts, strconv.Itoa(int(local.EventPT)))
+	proto, crypto := "RTP/AVP", local.OfferCrypto()
+	if crypto != nil {
+		proto = "RTP/SAVP"
+	}
 	var b strings.Builder
 	writeHead(&b, local)
-	fmt.Fprintf(&b, "m=audio %d RTP/AVP %s\r\n", local.Port, strings.Join(fmts, " "))
+	fmt.Fprintf(&b, "m=audio %d %s %s\r\n", local.Port, proto, strings.Join(fmts, " "))
 	for _, c := range list {
 		writeRtpmap(&b, c)
 	}
 	fmt.Fprintf(&b, "a=rtpmap:%d telephone-event/8000\r\na=fmtp:%d %s\r\n", local.EventPT, local.EventPT, SupportedEvents)
 	fmt.Fprintf(&b, "a=ptime:%d\r\na=%s\r\n", local.Ptime, local.Direction)
+	if crypto != nil {
+		fmt.Fprintf(&b, "a=crypto:%s\r\n", crypto)
+	}
 	return s.seal(local, b.String()), nil
+}
+
+// OfferCrypto is the a=crypto Offer writes for l: tag 1, l.SRTPSuite and
+// l.SRTPKey; nil when l offers plain RTP.
+func (l Local) OfferCrypto() *Crypto {
+	if len(l.SRTPKey) == 0 || l.SRTPSuite == "" {
+		return nil
+	}
+	return &Crypto{Tag: 1, Suite: l.SRTPSuite, Key: l.SRTPKey}
 }
 
 // Accept reads the answer to an offer we made with codecs: the codec is
@@ -179,19 +221,48 @@ func (s *Session) Offer(local Local, codecs []string) ([]byte, error) {
 // §7: the answerer may list several; we send the first). Errors wrap
 // ErrNotAcceptable when the answer rejected or changed the stream.
 func Accept(answer *Offer, codecs []string) (Choice, error) {
+	return accept(answer, codecs, nil)
+}
+
+// AcceptSecure is Accept for an offer of RTP/SAVP with the attribute
+// offered (Local.OfferCrypto): the answer must keep the profile and
+// answer that tag with the same suite and a key of its own (RFC 4568
+// §7.1.3); Choice.SRTP holds both keys.
+func AcceptSecure(answer *Offer, codecs []string, offered Crypto) (Choice, error) {
+	return accept(answer, codecs, &offered)
+}
+
+func accept(answer *Offer, codecs []string, offered *Crypto) (Choice, error) {
 	m, idx := answer.Audio()
 	if m == nil {
 		return Choice{}, fmt.Errorf("%w: answer rejected the audio stream", ErrNotAcceptable)
 	}
-	if m.Proto != "RTP/AVP" {
+	want := "RTP/AVP"
+	if offered != nil {
+		want = "RTP/SAVP"
+	}
+	if m.Proto != want {
 		return Choice{}, fmt.Errorf("%w: answer transport %s", ErrNotAcceptable, m.Proto)
+	}
+	var sec *SRTP
+	if offered != nil {
+		for _, c := range m.Crypto {
+			if c.Tag == offered.Tag && c.Suite == offered.Suite {
+				sec = &SRTP{Local: *offered, Remote: c}
+				break
+			}
+		}
+		if sec == nil {
+			return Choice{}, fmt.Errorf("%w: answer has no a=crypto for our tag %d %s", ErrNotAcceptable,
+				offered.Tag, offered.Suite)
+		}
 	}
 	c, ok := pick(m, codecs)
 	if !ok {
 		return Choice{}, fmt.Errorf("%w: answer has no codec we offered (%s)", ErrNotAcceptable, names(m))
 	}
 	eff := m.Effective()
-	ch := Choice{Index: idx, Codec: c, Ptime: m.Ptime, Direction: direction(eff.Receives(), eff.Sends())}
+	ch := Choice{Index: idx, Codec: c, Ptime: m.Ptime, Direction: direction(eff.Receives(), eff.Sends()), SRTP: sec}
 	if ch.Ptime == 0 {
 		ch.Ptime = DefaultPtime
 	}
@@ -273,6 +344,12 @@ func (l Local) check() error {
 	}
 	if l.EventPT < 96 || l.EventPT > 127 {
 		return fmt.Errorf("sdp: telephone-event PT %d is not dynamic (96-127)", l.EventPT)
+	}
+	if len(l.SRTPKey) != 0 && len(l.SRTPKey) != KeyLen {
+		return fmt.Errorf("sdp: SRTP key of %d bytes, want %d", len(l.SRTPKey), KeyLen)
+	}
+	if l.SRTPSuite != "" && !SupportedSuite(l.SRTPSuite) {
+		return fmt.Errorf("sdp: SRTP suite %q not supported", l.SRTPSuite)
 	}
 	return nil
 }

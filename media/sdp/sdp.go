@@ -129,6 +129,11 @@ type Media struct {
 	Ptime     int // a=ptime in ms, 0 when absent
 	MaxPtime  int // a=maxptime in ms, 0 when absent
 	Direction Direction
+	// Crypto are the a=crypto attributes (SDES, RFC 4568) we could use, in
+	// the writer's order; CryptoSkipped says why each other one could not
+	// be (an unusable crypto line is not an SDP error).
+	Crypto        []Crypto
+	CryptoSkipped []string
 }
 
 // Codec returns the media's codec with payload type pt.
@@ -287,6 +292,12 @@ func (m *Media) readAttributes(attrs []psdp.Attribute) error {
 		case "rtcp":
 			if err := m.parseRTCP(a.Value); err != nil {
 				return err
+			}
+		case "crypto":
+			if c, err := ParseCrypto(a.Value); err == nil {
+				m.Crypto = append(m.Crypto, c)
+			} else if len(m.CryptoSkipped) < 8 {
+				m.CryptoSkipped = append(m.CryptoSkipped, err.Error())
 			}
 		}
 	}

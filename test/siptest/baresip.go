@@ -31,6 +31,10 @@ type BaresipOptions struct {
 	// Lifetime bounds the process (-t): it quits on its own should the
 	// test lose track of it. Default 45 s.
 	Lifetime time.Duration
+	// MediaEnc, when set, loads the srtp module and sets the account's
+	// mediaenc: "srtp" (RTP/AVP offer with SDES a=crypto), "srtp-mand"
+	// (RTP/SAVP with SDES, SRTP required). Default: plain RTP.
+	MediaEnc string
 }
 
 // Baresip is a running baresip driven over its ctrl_tcp module (netstring
@@ -83,9 +87,15 @@ func StartBaresip(t testing.TB, o BaresipOptions) *Baresip {
 		"ctrl_tcp_listen " + ctrl,
 		"",
 	}, "\n")
+	if strings.HasPrefix(o.MediaEnc, "srtp") {
+		config += "module srtp.so\n" // SDES (RFC 4568); dtls_srtp is another module
+	}
 	answer := ""
 	if o.AutoAnswer {
 		answer = ";answermode=auto"
+	}
+	if o.MediaEnc != "" {
+		answer += ";mediaenc=" + o.MediaEnc
 	}
 	account := fmt.Sprintf("<sip:%s@%s;transport=udp>;auth_user=%s;auth_pass=%s;outbound=\"sip:%s;transport=udp\";regint=60;audio_codecs=pcmu%s\n",
 		o.Ext, o.Domain, o.Ext, o.Password, o.Proxy, answer)
