@@ -96,6 +96,8 @@ type Store interface {
 	Tariffs() TariffStore
 	// Operators holds the switchboard console's accounts.
 	Operators() OperatorStore
+	// Audit holds the log of admin and operator actions.
+	Audit() AuditStore
 
 	// TenantByDomain finds the tenant owning a SIP domain (the request's realm).
 	TenantByDomain(ctx context.Context, domain string) (Tenant, error)
@@ -139,6 +141,10 @@ type BindingStore interface {
 	// List returns the bindings of a tenant (0: of all tenants), expired
 	// ones included, ordered by tenant, number and key.
 	List(ctx context.Context, tenantID int64) ([]Binding, error)
+	// ListAOR returns the bindings of one address of record, expired ones
+	// included, ordered by key: what another node of a cluster reads when
+	// told the AOR changed.
+	ListAOR(ctx context.Context, tenantID int64, number string) ([]Binding, error)
 	// Purge deletes the bindings that expired before `before` and returns
 	// how many it deleted.
 	Purge(ctx context.Context, before time.Time) (int, error)

@@ -265,7 +265,16 @@ func (b bindingStore) List(ctx context.Context, tenantID int64) ([]store.Binding
 		q += " WHERE tenant_id = $1"
 		args = append(args, tenantID)
 	}
-	rows, err := b.s.q().QueryContext(ctx, q+" ORDER BY tenant_id, number, key", args...)
+	return b.list(ctx, q+" ORDER BY tenant_id, number, key", args...)
+}
+
+// ListAOR returns the bindings of one address of record.
+func (b bindingStore) ListAOR(ctx context.Context, tenantID int64, number string) ([]store.Binding, error) {
+	return b.list(ctx, "SELECT "+bindingCols+" FROM bindings WHERE tenant_id = $1 AND number = $2 ORDER BY key", tenantID, number)
+}
+
+func (b bindingStore) list(ctx context.Context, q string, args ...any) ([]store.Binding, error) {
+	rows, err := b.s.q().QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list bindings: %w", err)
 	}

@@ -67,6 +67,28 @@ func testBindings(t *testing.T, h Harness) {
 		if after := lastChange(t, ctx, st); after != seq {
 			t.Errorf("saving bindings wrote to the change log: LastChange %d -> %d", seq, after)
 		}
+		// ListAOR reads one AOR exactly, and nothing of another.
+		other := bind(f.t1.ID, f.ext1[1].Number, "sip:2002@192.0.2.2")
+		if err := st.Bindings().Save(ctx, []store.Binding{other}); err != nil {
+			t.Fatalf("Save: %v", err)
+		}
+		aor, err := st.Bindings().ListAOR(ctx, f.t1.ID, f.ext1[0].Number)
+		if err != nil {
+			t.Fatalf("ListAOR: %v", err)
+		}
+		if len(aor) != 2 {
+			t.Fatalf("ListAOR of %s: %d bindings, want 2: %+v", f.ext1[0].Number, len(aor), aor)
+		}
+		for _, b := range aor {
+			if want, ok := byKey[store.BindingKey(b)]; !ok {
+				t.Errorf("ListAOR returned %s of %s", store.BindingKey(b), b.Number)
+			} else {
+				sameBinding(t, "ListAOR", b, want)
+			}
+		}
+		if none, err := st.Bindings().ListAOR(ctx, f.t2.ID, f.ext1[0].Number); err != nil || len(none) != 0 {
+			t.Errorf("ListAOR of the number in another tenant: %d bindings, %v", len(none), err)
+		}
 	})
 
 	t.Run("upsert replaces by key", func(t *testing.T) {

@@ -57,6 +57,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Voicemail", func(t *testing.T) { testVoicemail(t, h) })
 	t.Run("Billing", func(t *testing.T) { testBilling(t, h) })
 	t.Run("Operators", func(t *testing.T) { testOperators(t, h) })
+	t.Run("Audit", func(t *testing.T) { testAudit(t, h) })
 }
 
 // open gives a test its store, its second handle and a context that ends
