@@ -77,6 +77,9 @@ type Deps struct {
 	// opening hours and night target.
 	Settings Settings
 	Log      *zap.Logger
+	// Audit, when set, records every operator action and settings change
+	// in the audit log (audit.go).
+	Audit Recorder
 	// Ping is the SSE keep-alive period (15 s when zero).
 	Ping time.Duration
 }
@@ -97,14 +100,15 @@ func New(d Deps) http.Handler {
 	mux.HandleFunc("GET "+Prefix+"state", a.user(a.state))
 	mux.HandleFunc("GET "+Prefix+"events", a.user(a.events))
 	mux.HandleFunc("GET "+Prefix+"directory", a.user(a.directory))
-	mux.HandleFunc("POST "+Prefix+"available", a.user(a.available))
-	mux.HandleFunc("POST "+Prefix+"queue/{id}/answer", a.user(a.answer))
-	mux.HandleFunc("POST "+Prefix+"calls/{id}/{action}", a.user(a.action))
-	mux.HandleFunc("POST "+Prefix+"parked/{slot}/retrieve", a.user(a.retrieve))
-	mux.HandleFunc("POST "+Prefix+"dial", a.user(a.dial))
+	// Every POST is an action the audit log records.
+	mux.HandleFunc("POST "+Prefix+"available", a.user(a.audited(a.available)))
+	mux.HandleFunc("POST "+Prefix+"queue/{id}/answer", a.user(a.audited(a.answer)))
+	mux.HandleFunc("POST "+Prefix+"calls/{id}/{action}", a.user(a.audited(a.action)))
+	mux.HandleFunc("POST "+Prefix+"parked/{slot}/retrieve", a.user(a.audited(a.retrieve)))
+	mux.HandleFunc("POST "+Prefix+"dial", a.user(a.audited(a.dial)))
 	if d.Settings != nil {
 		mux.HandleFunc("GET "+Prefix+"switchboard", a.user(a.settings))
-		mux.HandleFunc("POST "+Prefix+"switchboard", a.user(a.setSettings))
+		mux.HandleFunc("POST "+Prefix+"switchboard", a.user(a.audited(a.setSettings)))
 	}
 	return mux
 }
@@ -335,6 +339,7 @@ func (a *api) available(w http.ResponseWriter, r *http.Request, u User) {
 		writeError(w, http.StatusBadRequest, `give {"available": true} or false`, "available")
 		return
 	}
+	noteDetail(r, "available", strconv.FormatBool(*in.Available))
 	a.Queue.SetAvailable(u.TenantID, op(u), *in.Available)
 	a.Log.Info("console: availability", zap.String("operator", u.Username), zap.Bool("available", *in.Available))
 	w.WriteHeader(http.StatusNoContent)
@@ -380,11 +385,13 @@ func (a *api) action(w http.ResponseWriter, r *http.Request, u User) {
 		if !needTarget(in.Target, "target") {
 			return
 		}
+		noteDetail(r, "to", strings.TrimSpace(in.Target))
 		err = a.Queue.Transfer(ctx, u.TenantID, o, id, strings.TrimSpace(in.Target))
 	case "consult":
 		if !needTarget(in.Target, "target") {
 			return
 		}
+		noteDetail(r, "to", strings.TrimSpace(in.Target))
 		err = a.Queue.Consult(ctx, u.TenantID, o, id, strings.TrimSpace(in.Target))
 	case "connect":
 		err = a.Queue.Connect(ctx, u.TenantID, o, id)
@@ -398,10 +405,12 @@ func (a *api) action(w http.ResponseWriter, r *http.Request, u User) {
 		if !needTarget(mb, "mailbox") {
 			return
 		}
+		noteDetail(r, "mailbox", strings.TrimSpace(mb))
 		err = a.Queue.ToVoicemail(ctx, u.TenantID, o, id, strings.TrimSpace(mb))
 	case "park":
 		slot, perr := a.Queue.Park(ctx, u.TenantID, o, id)
 		if perr == nil {
+			noteDetail(r, "slot", strconv.Itoa(slot))
 			a.Log.Info("console: park", zap.String("operator", u.Username), zap.String("call_id", id), zap.Int("slot", slot))
 			writeJSON(w, http.StatusOK, map[string]int{"slot": slot})
 			return
@@ -431,6 +440,7 @@ func (a *api) dial(w http.ResponseWriter, r *http.Request, u User) {
 	}
 	// The call outlives the request: it is the engine's.
 	id, err := a.Queue.DialOut(context.WithoutCancel(r.Context()), u.TenantID, op(u), strings.TrimSpace(in.Target))
+	noteDetail(r, "to", strings.TrimSpace(in.Target), "call_id", id)
 	if err != nil {
 		a.done(w, u, "dial", in.Target, err)
 		return
@@ -467,6 +477,12 @@ func (a *api) setSettings(w http.ResponseWriter, r *http.Request, u User) {
 	if err := body(r, &in); err != nil || (in.Hours == nil && in.NightTarget == nil) {
 		writeError(w, http.StatusBadRequest, `give {"hours": "mon-fri 08:00-15:30", "night_target": "voicemail:2000"} (either or both)`, "")
 		return
+	}
+	if in.Hours != nil {
+		noteDetail(r, "hours", *in.Hours)
+	}
+	if in.NightTarget != nil {
+		noteDetail(r, "night_target", *in.NightTarget)
 	}
 	v, err := a.Settings.SetSwitchboard(r.Context(), u.Tenant, in.Hours, in.NightTarget)
 	if err != nil {

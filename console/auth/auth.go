@@ -106,6 +106,9 @@ type Options struct {
 	ClientAddr func(r *http.Request) string
 	// Log receives login and lock-out events (never passwords or tokens).
 	Log *zap.Logger
+	// Audit, when set, records logins (ok and failed, with the username
+	// tried), lock-outs and logouts in the audit log (audit.go).
+	Audit Recorder
 }
 
 // Refusals of Login, matched with errors.Is. ErrLocked and ErrThrottled
@@ -248,21 +251,25 @@ func (a *Auth) verify(ctx context.Context, hash, password string) (bool, error) 
 func (a *Auth) Login(ctx context.Context, username, password, addr string) (Session, error) {
 	now := a.now()
 	key := addrKey(addr)
+	name := store.NormalizeUsername(username)
+	src := auditSource(ctx, addr)
 	if until, ok := a.throttled(key, now); ok {
+		a.recordLogin(src, name, store.Operator{}, store.AuditDenied, "too many failed logins from this address")
 		return Session{}, &RetryError{Err: ErrThrottled, Until: until}
 	}
-	name := store.NormalizeUsername(username)
 	log := a.log.With(zap.String("user", name), zap.String("src", addr))
 	o, err := a.st.Operators().Find(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
-		return Session{}, a.unknownFailure(ctx, name, password, key, now, log)
+		return Session{}, a.unknownFailure(ctx, name, password, key, now, log, src)
 	}
 	if err != nil {
+		a.recordLogin(src, name, store.Operator{}, store.AuditError, "the store failed")
 		return Session{}, fmt.Errorf("log in %s: %w", name, err)
 	}
 	if o.Locked(now) {
 		a.addrFailure(key, now)
 		log.Info("console login refused: account locked", zap.Time("until", *o.LockedUntil))
+		a.recordLogin(src, name, o, store.AuditDenied, "account locked")
 		return Session{}, &RetryError{Err: ErrLocked, Until: *o.LockedUntil}
 	}
 	ok, err := a.verify(ctx, o.PasswordHash, password)
@@ -271,45 +278,55 @@ func (a *Auth) Login(ctx context.Context, username, password, addr string) (Sess
 	}
 	if !ok {
 		a.addrFailure(key, now)
-		o, err := a.st.Operators().LoginFailed(ctx, o.ID, now, a.opt.Lockout)
+		lo, err := a.st.Operators().LoginFailed(ctx, o.ID, now, a.opt.Lockout)
 		if err != nil {
+			a.recordLogin(src, name, o, store.AuditError, "the store failed")
 			return Session{}, fmt.Errorf("log in %s: %w", name, err)
 		}
-		if o.Locked(now) {
-			log.Warn("console account locked after failed logins", zap.Time("until", *o.LockedUntil))
-			return Session{}, &RetryError{Err: ErrLocked, Until: *o.LockedUntil}
+		a.recordLogin(src, name, o, store.AuditDenied, "wrong password")
+		if lo.Locked(now) {
+			log.Warn("console account locked after failed logins", zap.Time("until", *lo.LockedUntil))
+			a.recordLockout(src, name, o.TenantID, *lo.LockedUntil)
+			return Session{}, &RetryError{Err: ErrLocked, Until: *lo.LockedUntil}
 		}
-		log.Info("console login failed: wrong password", zap.Int("failures", o.FailedCount))
+		log.Info("console login failed: wrong password", zap.Int("failures", lo.FailedCount))
 		return Session{}, ErrBadCredentials
 	}
 	if err := a.st.Operators().LoginSucceeded(ctx, o.ID, now); err != nil {
+		a.recordLogin(src, name, o, store.AuditError, "the store failed")
 		return Session{}, fmt.Errorf("log in %s: %w", name, err)
 	}
 	u, err := a.user(ctx, o)
 	if err != nil {
+		a.recordLogin(src, name, o, store.AuditError, "the store failed")
 		return Session{}, err
 	}
 	s, err := a.open(o, now)
 	if err != nil {
+		a.recordLogin(src, name, o, store.AuditError, "no session could be opened")
 		return Session{}, err
 	}
 	s.User = u
 	log.Info("console login", zap.String("tenant", u.Tenant), zap.String("ext", u.Extension))
+	a.recordLogin(src, name, o, store.AuditOK, "")
 	return s, nil
 }
 
 // unknownFailure answers a login with a username nobody has exactly as
 // one with a wrong password: it checks the dummy hash (the same work) and
 // keeps the same lock-out count for the name, in memory.
-func (a *Auth) unknownFailure(ctx context.Context, name, password, key string, now time.Time, log *zap.Logger) error {
+func (a *Auth) unknownFailure(ctx context.Context, name, password, key string, now time.Time, log *zap.Logger, src string) error {
 	a.addrFailure(key, now)
 	if until, locked := a.unknownLocked(name, now); locked {
+		a.recordLogin(src, name, store.Operator{}, store.AuditDenied, "unknown username, locked")
 		return &RetryError{Err: ErrLocked, Until: until}
 	}
 	if _, err := a.verify(ctx, a.dummy, password); err != nil {
 		return err
 	}
+	a.recordLogin(src, name, store.Operator{}, store.AuditDenied, "unknown username")
 	if until, locked := a.unknownFailed(name, now); locked {
+		a.recordLockout(src, name, 0, until)
 		return &RetryError{Err: ErrLocked, Until: until}
 	}
 	log.Info("console login failed: unknown username")

@@ -142,7 +142,8 @@ func (a *Auth) serveLogin(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadRequest, "give your password", "password")
 		return
 	}
-	s, err := a.Login(r.Context(), in.Username, in.Password, a.clientAddr(r))
+	ctx := context.WithValue(r.Context(), srcKey{}, a.auditSourceOf(r))
+	s, err := a.Login(ctx, in.Username, in.Password, a.clientAddr(r))
 	var re *RetryError
 	switch {
 	case err == nil:
@@ -176,6 +177,7 @@ func (a *Auth) serveLogout(w http.ResponseWriter, r *http.Request) {
 	if v, ok := r.Context().Value(ctxKey{}).(ctxValue); ok {
 		a.Logout(v.token)
 		a.log.Info("console logout", zap.String("user", v.user.Username))
+		a.recordLogout(a.auditSourceOf(r), v.user)
 	}
 	a.clearCookie(w, r)
 	w.Header().Set("Cache-Control", "no-store")

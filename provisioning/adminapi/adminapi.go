@@ -24,6 +24,7 @@ type API struct {
 	started time.Time
 	bans    SIPBans     // nil when SIP is not running
 	trunks  TrunkStatus // nil when SIP is not running
+	audit   Recorder    // nil: requests are not audited (audit.go)
 }
 
 // New builds the API over a store (for health checks) and a catalog (for reads).
@@ -41,7 +42,7 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/tenants/{tenant}/extensions/{number}", a.extension)
 	mux.HandleFunc("GET /api/v1/sip/bans", a.sipBans)
 	mux.HandleFunc("GET /api/v1/trunks/status", a.trunkStatus)
-	return mux
+	return a.audited(mux)
 }
 
 // Health is the /healthz body.
