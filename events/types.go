@@ -40,6 +40,8 @@ type DialogEvent struct {
 	Direction string    `json:"direction"` // DirectionInbound, DirectionOutbound
 	Peer      string    `json:"peer"`      // the other party: a number or a URI
 	At        time.Time `json:"at"`
+	// Node is the cluster node the event happened on; empty on this one.
+	Node string `json:"node,omitempty"`
 }
 
 // Actions of VoicemailEvent.Action.
@@ -63,6 +65,8 @@ type VoicemailEvent struct {
 	New       int       `json:"new"`
 	Saved     int       `json:"saved"`
 	At        time.Time `json:"at"`
+	// Node is the cluster node the change happened on; empty on this one.
+	Node string `json:"node,omitempty"`
 }
 
 // Hub bundles the buses serve creates once and hands to publishers (the

@@ -23,7 +23,10 @@ func (n *nopStore) Save(_ context.Context, bs []store.Binding) error {
 func (*nopStore) Delete(context.Context, int64, string, []string) error { return nil }
 func (*nopStore) DeleteAOR(context.Context, int64, string) error        { return nil }
 func (*nopStore) List(context.Context, int64) ([]store.Binding, error)  { return nil, nil }
-func (*nopStore) Purge(context.Context, time.Time) (int, error)         { return 0, nil }
+func (*nopStore) ListAOR(context.Context, int64, string) ([]store.Binding, error) {
+	return nil, nil
+}
+func (*nopStore) Purge(context.Context, time.Time) (int, error) { return 0, nil }
 
 // BenchmarkUpdate refreshes the one binding of 10,000 distinct AORs from
 // parallel goroutines, as a registrar under load would, with Run flushing

@@ -203,6 +203,13 @@ func (s *Service) flush(ctx context.Context, refreshes bool) error {
 	if saved > 0 {
 		s.log.Debug("flushed bindings", zap.Int("saved", saved), zap.Int("aors", len(ops)))
 	}
+	if s.opt.OnFlushed != nil {
+		aors := make([]AOR, len(ops))
+		for i, o := range ops {
+			aors[i] = AOR{o.k.tenant, o.k.number}
+		}
+		s.opt.OnFlushed(aors)
+	}
 	return nil
 }
 

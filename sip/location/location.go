@@ -53,7 +53,14 @@ type BindingStore interface {
 	Delete(ctx context.Context, tenantID int64, number string, keys []string) error
 	DeleteAOR(ctx context.Context, tenantID int64, number string) error
 	List(ctx context.Context, tenantID int64) ([]store.Binding, error)
+	ListAOR(ctx context.Context, tenantID int64, number string) ([]store.Binding, error)
 	Purge(ctx context.Context, before time.Time) (int, error)
+}
+
+// AOR names an address of record: an extension of a tenant.
+type AOR struct {
+	TenantID int64
+	Number   string
 }
 
 // Options tune a Service. Zero values take the defaults.
@@ -87,6 +94,10 @@ type Options struct {
 	// consumer that needs the newest state re-reads Bindings. It must not
 	// block and must not modify the slice.
 	OnChange func(tenantID int64, number string, bindings []store.Binding)
+	// OnFlushed, if set, is called by Run after a flush wrote the changed
+	// bindings of these AORs to the store, on Run's goroutine: a cluster
+	// tells the other nodes to Refresh them. It must not block.
+	OnFlushed func(aors []AOR)
 }
 
 // Defaults for Options.
@@ -522,5 +533,107 @@ func index(es []entry, key string) int {
 func sortEntries(es []entry) {
 	slices.SortFunc(es, func(a, b entry) int {
 		return cmp.Or(cmp.Compare(b.b.Q, a.b.Q), b.b.UpdatedAt.Compare(a.b.UpdatedAt), strings.Compare(a.key, b.key))
+	})
+}
+
+// Local reports whether b is held by this node: its flow ends here, so
+// only this node can send to it, ping it or tell it about messages.
+func (s *Service) Local(b store.Binding) bool { return b.Node == "" || b.Node == s.opt.Node }
+
+// Refresh reads an AOR's bindings from the store and takes over those
+// other nodes of a cluster hold (store.Binding.Node), replacing what
+// memory had of theirs; bindings of this node stay as memory has them
+// (memory is authoritative for them), except one the store shows re-
+// registered on another node since (the phone moved there). Call it when
+// another node says it wrote the AOR. OnChange is told when the live
+// bindings changed.
+func (s *Service) Refresh(ctx context.Context, tenantID int64, number string) error {
+	stored, err := s.st.ListAOR(ctx, tenantID, number)
+	if err != nil {
+		return fmt.Errorf("refresh %s@%d: %w", number, tenantID, err)
+	}
+	s.takeOver(tenantID, number, stored)
+	return nil
+}
+
+// RefreshAll is Refresh of every AOR: after a node missed notices.
+func (s *Service) RefreshAll(ctx context.Context) error {
+	stored, err := s.st.List(ctx, 0)
+	if err != nil {
+		return fmt.Errorf("refresh all bindings: %w", err)
+	}
+	byAOR := map[aorKey][]store.Binding{}
+	for _, b := range stored {
+		k := aorKey{b.TenantID, b.Number}
+		byAOR[k] = append(byAOR[k], b)
+	}
+	// AORs memory holds others' bindings of that the store no longer has.
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for k, es := range sh.aors {
+			if _, ok := byAOR[k]; !ok && slices.ContainsFunc(es, func(e entry) bool { return !s.Local(e.b) }) {
+				byAOR[k] = nil
+			}
+		}
+		sh.mu.Unlock()
+	}
+	for k, bs := range byAOR {
+		s.takeOver(k.tenant, k.number, bs)
+	}
+	return nil
+}
+
+// takeOver is Refresh with the AOR's stored bindings read.
+func (s *Service) takeOver(tenantID int64, number string, stored []store.Binding) {
+	now := s.now()
+	theirs := make(map[string]store.Binding, len(stored))
+	for _, b := range stored {
+		if b.Expires.After(now) && !s.Local(b) {
+			theirs[store.BindingKey(b)] = b
+		}
+	}
+	k := aorKey{tenantID, number}
+	sh := s.shard(k)
+	sh.mu.Lock()
+	before := live(sh.aors[k], now)
+	var next []entry
+	for _, e := range sh.aors[k] {
+		if !s.Local(e.b) {
+			continue // theirs: replaced by the store's copy below
+		}
+		if o, ok := theirs[e.key]; ok && o.UpdatedAt.After(e.b.UpdatedAt) {
+			// Moved: forget ours without writing, or the next flush
+			// would delete the other node's row.
+			if p := sh.dirty[k]; p != nil {
+				delete(p.keys, e.key)
+			}
+			delete(sh.lazy[k], e.key)
+			continue
+		}
+		delete(theirs, e.key) // ours is newer
+		next = append(next, e)
+	}
+	for key, b := range theirs {
+		next = append(next, entry{key: key, b: b, stored: b.Expires})
+	}
+	sortEntries(next)
+	if len(next) == 0 {
+		delete(sh.aors, k)
+	} else {
+		sh.aors[k] = next
+	}
+	after := live(next, now)
+	sh.mu.Unlock()
+	if !sameBindings(before, after) {
+		s.changed(tenantID, number, after)
+	}
+}
+
+// sameBindings reports whether two live sets (in location order) hold
+// the same bindings with the same expiry and node.
+func sameBindings(a, b []store.Binding) bool {
+	return slices.EqualFunc(a, b, func(x, y store.Binding) bool {
+		return store.BindingKey(x) == store.BindingKey(y) && x.Node == y.Node && x.Expires.Equal(y.Expires) && x.Contact == y.Contact
 	})
 }

@@ -83,6 +83,17 @@ func (m *memStore) DeleteAOR(_ context.Context, tenant int64, number string) err
 	return nil
 }
 
+func (m *memStore) ListAOR(ctx context.Context, tenant int64, number string) ([]store.Binding, error) {
+	all, err := m.List(ctx, tenant)
+	var out []store.Binding
+	for _, b := range all {
+		if b.Number == number {
+			out = append(out, b)
+		}
+	}
+	return out, err
+}
+
 func (m *memStore) List(_ context.Context, tenant int64) ([]store.Binding, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -110,7 +110,10 @@ func (nopStore) Save(context.Context, []store.Binding) error           { return 
 func (nopStore) Delete(context.Context, int64, string, []string) error { return nil }
 func (nopStore) DeleteAOR(context.Context, int64, string) error        { return nil }
 func (nopStore) List(context.Context, int64) ([]store.Binding, error)  { return nil, nil }
-func (nopStore) Purge(context.Context, time.Time) (int, error)         { return 0, nil }
+func (nopStore) ListAOR(context.Context, int64, string) ([]store.Binding, error) {
+	return nil, nil
+}
+func (nopStore) Purge(context.Context, time.Time) (int, error) { return 0, nil }
 
 // register adds a binding to loc as the registrar would.
 func register(t *testing.T, loc *location.Service, number, contact, source, transport string, cseq uint32) {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"sync"
@@ -697,6 +698,11 @@ func (c *call) emitBoth(s DialogState) {
 }
 
 func (p *Proxy) emit(ev DialogEvent) {
+	// A trunk's side, or a call we only relay for another node of the
+	// cluster (which reports it): no extension of ours to report on.
+	if ev.Ext == "" {
+		return
+	}
 	if p.opt.OnDialogState != nil {
 		p.opt.OnDialogState(ev)
 	}
@@ -721,16 +727,17 @@ func (p *Proxy) dialogStarted(id string, d routing.Decision, answeredBy string, 
 		caller: d.CallerExt, callee: d.CalleeExt, answeredBy: answeredBy, at: time.Now(), record: rec, media: m}
 }
 
-// dialogNumbers are the extension numbers of a confirmed dialog's parties
-// (the one that answered a group call included), for in-dialog routing.
-func (p *Proxy) dialogNumbers(id string) []string {
+// dialogOf gives the extension numbers of a confirmed dialog's parties
+// (the one that answered a group call included) and the callee's tenant
+// (else the caller's), for in-dialog routing.
+func (p *Proxy) dialogOf(id string) ([]string, int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	di, ok := p.dialogs[id]
 	if !ok {
-		return nil
+		return nil, 0
 	}
-	return []string{di.caller, di.callee, di.answeredBy}
+	return []string{di.caller, di.callee, di.answeredBy}, cmp.Or(di.calleeTenant, di.callerTenant)
 }
 
 // dialogEnded reports a dialog whose BYE was answered with 2xx.

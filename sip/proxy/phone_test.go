@@ -55,7 +55,10 @@ func (nopBindingStore) Save(context.Context, []store.Binding) error           { 
 func (nopBindingStore) Delete(context.Context, int64, string, []string) error { return nil }
 func (nopBindingStore) DeleteAOR(context.Context, int64, string) error        { return nil }
 func (nopBindingStore) List(context.Context, int64) ([]store.Binding, error)  { return nil, nil }
-func (nopBindingStore) Purge(context.Context, time.Time) (int, error)         { return 0, nil }
+func (nopBindingStore) ListAOR(context.Context, int64, string) ([]store.Binding, error) {
+	return nil, nil
+}
+func (nopBindingStore) Purge(context.Context, time.Time) (int, error) { return 0, nil }
 
 // stack is a SIP server with the proxy on a loopback UDP port, over a fake
 // catalog (tenant fjordvik, extensions 100-103) and a real location service.

@@ -31,6 +31,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -130,6 +131,10 @@ type Options struct {
 	// Anchor, if set, bridges calls between a browser (WebRTC) and a
 	// phone (plain RTP); without it their SDP passes unchanged.
 	Anchor Anchor
+	// Cluster, if set, makes this proxy one node of a cluster: bindings
+	// other nodes hold are reached through them, requests they relay are
+	// carried to our phones, and in-dialog requests pass on to them.
+	Cluster Cluster
 	// Records, if set, gets a call detail record of every INVITE that is
 	// routed (forked or sent to trunks): opened before the first branch
 	// is sent, answered with the first 2xx, ended with the final answer
@@ -175,13 +180,15 @@ type Proxy struct {
 	opt   Options
 	self  self.Addrs
 
-	mu      sync.Mutex
-	stopped bool
-	life    context.Context // ends when Run's context ends; calls derive from it
-	end     context.CancelFunc
-	calls   sync.WaitGroup
-	dialogs map[string]dialogInfo // confirmed calls by Call-ID, for terminated events
-	ringing map[*call]ringingCall // unanswered calls, for group call pickup
+	mu       sync.Mutex
+	stopped  bool
+	draining atomic.Bool     // new calls are refused; calls in progress go on
+	life     context.Context // ends when Run's context ends; calls derive from it
+	end      context.CancelFunc
+	calls    sync.WaitGroup
+	inflight atomic.Int64          // requests in ServeSIP (calls counts them for Run)
+	dialogs  map[string]dialogInfo // confirmed calls by Call-ID, for terminated events
+	ringing  map[*call]ringingCall // unanswered calls, for group call pickup
 }
 
 // ringingCall is what pickup needs to know of an unanswered call: which
@@ -209,6 +216,24 @@ const maxDialogs = 100000
 type locState struct {
 	Catalog
 	Locations
+	peers routing.Peers
+}
+
+// Peer places a binding's node; every binding is ours outside a cluster.
+func (s locState) Peer(node string) (string, bool, bool) {
+	if s.peers == nil {
+		return "", true, true
+	}
+	return s.peers.Peer(node)
+}
+
+// Cluster is what the proxy needs of the cluster it is a node of.
+type Cluster interface {
+	routing.Peers
+	// IsPeer reports whether addr (ip:port) is another node's SIP
+	// address: requests from it are relays, Route entries naming it are
+	// hops of our calls. Nodes send over UDP from that very address.
+	IsPeer(addr string) bool
 }
 
 // PlanCatalog is what a catalog provides for number-plan routing: public
@@ -258,8 +283,8 @@ func (p planState) GroupsOf(tenantID int64, number string) []store.Group {
 
 // stateOf combines the catalog and the location service into routing's
 // view, with the number plan when the catalog has it.
-func stateOf(cat Catalog, loc Locations) routing.State {
-	ls := locState{cat, loc}
+func stateOf(cat Catalog, loc Locations, peers routing.Peers) routing.State {
+	ls := locState{cat, loc, peers}
 	if pc, ok := cat.(PlanCatalog); ok {
 		ps := planState{locState: ls, PlanCatalog: pc}
 		ps.media, _ = cat.(routing.MediaFinder)
@@ -290,7 +315,11 @@ func New(cat Catalog, loc Locations, a Authenticator, g Guard, send Sender, log 
 	if len(opt.Listeners) == 0 {
 		return nil, errors.New("proxy: no listeners")
 	}
-	p := &Proxy{st: stateOf(cat, loc), cat: cat, authn: a, grd: g, send: send, log: log, opt: opt,
+	var peers routing.Peers
+	if opt.Cluster != nil {
+		peers = opt.Cluster
+	}
+	p := &Proxy{st: stateOf(cat, loc, peers), cat: cat, authn: a, grd: g, send: send, log: log, opt: opt,
 		dialogs: map[string]dialogInfo{}, ringing: map[*call]ringingCall{}}
 	p.life, p.end = context.WithCancel(context.Background())
 	addrs, err := self.Parse(opt.Listeners, opt.Host)
@@ -312,7 +341,39 @@ func (p *Proxy) Run(ctx context.Context) error {
 	}
 	p.mu.Unlock()
 	p.calls.Wait()
+	// Calls still up when the node stops lose their proxy: their records
+	// end now (the next start would close them as orphans, later and with
+	// a wrong end time) and presence sees them end.
+	p.mu.Lock()
+	ids := make([]string, 0, len(p.dialogs))
+	for id := range p.dialogs {
+		ids = append(ids, id)
+	}
+	p.mu.Unlock()
+	for _, id := range ids {
+		p.dialogEnded(id, "node stopped")
+	}
+	if len(ids) > 0 {
+		p.log.Warn("calls still up at shutdown ended in the records", zap.Int("calls", len(ids)))
+	}
 	return nil
+}
+
+// RetryAfterDrain is the Retry-After (seconds) of the 503 a draining
+// proxy answers new calls with.
+const RetryAfterDrain = 30
+
+// Drain refuses new calls from phones and trunks with 503 and a
+// Retry-After (they try the next server of their DNS SRV set) while calls
+// in progress, and the switchboard's own calls for them, go on.
+func (p *Proxy) Drain() { p.draining.Store(true) }
+
+// Active counts requests being routed and calls established through this
+// proxy: a draining node waits for both to reach zero.
+func (p *Proxy) Active() (routing, dialogs int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return int(p.inflight.Load()), len(p.dialogs)
 }
 
 func (p *Proxy) enter() bool {
@@ -322,7 +383,13 @@ func (p *Proxy) enter() bool {
 		return false
 	}
 	p.calls.Add(1)
+	p.inflight.Add(1)
 	return true
+}
+
+func (p *Proxy) leave() {
+	p.inflight.Add(-1)
+	p.calls.Done()
 }
 
 // ServeSIP handles one request; register it for INVITE, ACK, CANCEL, BYE
@@ -331,8 +398,15 @@ func (p *Proxy) ServeSIP(req *sip.Request, tx sip.ServerTransaction) {
 	if !p.enter() {
 		return // shutting down: the caller retries elsewhere
 	}
-	defer p.calls.Done()
+	defer p.leave()
 	in, pop := p.summarize(req)
+	if p.draining.Load() && req.IsInvite() && in.ToTag == "" && !in.FromMedia && !in.FromPeer {
+		log := p.log.With(zap.String("call_id", callID(req)), zap.String("src", req.Source()))
+		log.Info("proxy refused new call: draining")
+		p.respond(req, tx, sip.StatusServiceUnavailable, "Service Unavailable (node stopping)",
+			[]sip.Header{sip.NewHeader("Retry-After", strconv.Itoa(RetryAfterDrain))}, log)
+		return
+	}
 	d := routing.Decide(in, p.st)
 	log := p.log.With(zap.String("call_id", callID(req)), zap.String("src", req.Source()),
 		zap.String("method", req.Method.String()), zap.String("tenant", d.CallerTenant.Name), zap.String("ext", in.FromUser))
@@ -516,8 +590,27 @@ func (p *Proxy) summarize(req *sip.Request) (in routing.Request, pop int) {
 		in.Source = src
 	}
 	in.FromMedia = p.fromMedia(req.Source())
+	if cl := p.opt.Cluster; cl != nil {
+		in.FromPeer = !in.FromMedia && cl.IsPeer(req.Source())
+		if in.FromPeer {
+			if h := req.GetHeader(routing.RelayHeader); h != nil {
+				in.RelayTenant, in.RelayNumber = parseRelay(h.Value())
+			}
+		}
+		if in.MoreRoutes {
+			if r, ok := routes[pop].(*sip.RouteHeader); ok {
+				port := r.Address.Port
+				if port == 0 {
+					port = self.DefaultPort(transportParam(r.Address))
+				}
+				if hp := net.JoinHostPort(strings.Trim(r.Address.Host, "[]"), strconv.Itoa(port)); cl.IsPeer(hp) {
+					in.NextRoutePeer = hp
+				}
+			}
+		}
+	}
 	if in.ToTag != "" {
-		in.DialogNumbers = p.dialogNumbers(callID(req))
+		in.DialogNumbers, in.DialogTenant = p.dialogOf(callID(req))
 	}
 	if in.ToTag == "" && req.IsInvite() {
 		p.authenticate(req, &in)
@@ -679,6 +772,13 @@ func (p *Proxy) prepare(req *sip.Request, t routing.Target, pop int, recordRoute
 	// they send is for our realm (some, like baresip, repeat it on ACK and
 	// BYE). Forwarding it would hand the callee a digest to attack offline.
 	for out.RemoveHeader("Proxy-Authorization") {
+	}
+	// Only we say which binding a relayed call is for, and only to the
+	// node that holds it.
+	for out.RemoveHeader(routing.RelayHeader) {
+	}
+	if t.Relay != "" {
+		out.AppendHeader(sip.NewHeader(routing.RelayHeader, t.Relay))
 	}
 	if t.Outbound != nil {
 		presentAs(out, t.Outbound)
@@ -976,4 +1076,15 @@ func sourceIP(src string) (netip.Addr, error) {
 		return netip.Addr{}, fmt.Errorf("source %q: %w", src, err)
 	}
 	return ap.Addr().Unmap(), nil
+}
+
+// parseRelay reads a RelayHeader value, "tenant-id;number"; zero values
+// when malformed (routing then refuses the request).
+func parseRelay(v string) (int64, string) {
+	t, n, ok := strings.Cut(strings.TrimSpace(v), ";")
+	id, err := strconv.ParseInt(t, 10, 64)
+	if !ok || err != nil || id <= 0 || n == "" || len(n) > 64 {
+		return 0, ""
+	}
+	return id, n
 }

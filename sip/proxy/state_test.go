@@ -24,7 +24,7 @@ func (bookCatalog) CallerName(_ int64, number string) (string, bool) {
 // state it gets answers routing.NameFinder, so the proxy's wrapper must
 // pass the catalog's phone book on.
 func TestStateOfPassesThePhoneBook(t *testing.T) {
-	st := stateOf(bookCatalog{}, nil)
+	st := stateOf(bookCatalog{}, nil, nil)
 	nf, ok := st.(routing.NameFinder)
 	if !ok {
 		t.Fatal("the routing state hides the catalog's phone book")

@@ -68,7 +68,10 @@ func (nopBindings) Save(context.Context, []store.Binding) error           { retu
 func (nopBindings) Delete(context.Context, int64, string, []string) error { return nil }
 func (nopBindings) DeleteAOR(context.Context, int64, string) error        { return nil }
 func (nopBindings) List(context.Context, int64) ([]store.Binding, error)  { return nil, nil }
-func (nopBindings) Purge(context.Context, time.Time) (int, error)         { return 0, nil }
+func (nopBindings) ListAOR(context.Context, int64, string) ([]store.Binding, error) {
+	return nil, nil
+}
+func (nopBindings) Purge(context.Context, time.Time) (int, error) { return 0, nil }
 
 // fakeDevice is a desk phone with its own credentials and line keys.
 type fakeDevice struct {

@@ -57,7 +57,10 @@ func (nopStore) Save(context.Context, []store.Binding) error           { return 
 func (nopStore) Delete(context.Context, int64, string, []string) error { return nil }
 func (nopStore) DeleteAOR(context.Context, int64, string) error        { return nil }
 func (nopStore) List(context.Context, int64) ([]store.Binding, error)  { return nil, nil }
-func (nopStore) Purge(context.Context, time.Time) (int, error)         { return 0, nil }
+func (nopStore) ListAOR(context.Context, int64, string) ([]store.Binding, error) {
+	return nil, nil
+}
+func (nopStore) Purge(context.Context, time.Time) (int, error) { return 0, nil }
 
 // recordTx is a server transaction that only records the response.
 type recordTx struct {

@@ -29,6 +29,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -70,7 +71,19 @@ type Registrar struct {
 	loc   Locations
 	log   *zap.Logger
 	opt   Options
+	// draining: the node is stopping; phones are sent elsewhere (503).
+	draining atomic.Bool
 }
+
+// RetryAfterDrain is the Retry-After (seconds) of the 503 a draining node
+// answers: long enough that a phone with one server does not hammer it,
+// while phones with a DNS SRV set move to the next server at once.
+const RetryAfterDrain = 30
+
+// Drain makes every later REGISTER fail with 503 Service Unavailable and
+// a Retry-After, so phones register with another node (RFC 3263 failover)
+// while this one lets its calls finish. Bindings already held stay.
+func (r *Registrar) Drain() { r.draining.Store(true) }
 
 // New builds a registrar; zero options take the defaults.
 func New(cat Catalog, a Authenticator, g Guard, loc Locations, log *zap.Logger, opt Options) (*Registrar, error) {
@@ -176,6 +189,10 @@ func (r *Registrar) decide(req *sip.Request) reply {
 	to := req.To()
 	if to == nil || req.From() == nil || req.CallID() == nil || req.CSeq() == nil {
 		return reply{code: sip.StatusBadRequest, reason: "Bad Request", why: "missing To, From, Call-ID or CSeq"}
+	}
+	if r.draining.Load() {
+		return reply{code: sip.StatusServiceUnavailable, reason: "Service Unavailable (node stopping)", why: "draining",
+			headers: []sip.Header{sip.NewHeader("Retry-After", strconv.Itoa(RetryAfterDrain))}}
 	}
 	domain := strings.ToLower(to.Address.Host)
 	tenant, ok := r.cat.TenantByDomain(domain)

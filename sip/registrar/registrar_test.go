@@ -522,3 +522,28 @@ func TestDeviceCredentials(t *testing.T) {
 		}
 	}
 }
+
+// TestDrainRefusesRegistrations: a draining node answers 503 with a
+// Retry-After, over UDP (stateless) and TCP, and keeps the bindings it has.
+func TestDrainRefusesRegistrations(t *testing.T) {
+	for _, network := range []string{"udp", "tcp"} {
+		t.Run(network, func(t *testing.T) {
+			h := start(t, 5, network)
+			p := newPhone(t, h, network)
+			if _, res := p.register("100", "s3cret-100", auth.MD5, []string{"<sip:100@127.0.0.1:5999>"}, 120); res == nil || res.StatusCode != 200 {
+				t.Fatalf("REGISTER before drain: %s, want 200", status(res))
+			}
+			h.reg.Drain()
+			res := p.send(p.request("101", []string{"<sip:101@127.0.0.1:5998>"}, 120))
+			if res == nil || res.StatusCode != 503 {
+				t.Fatalf("REGISTER while draining: %s, want 503", status(res))
+			}
+			if ra := res.GetHeader("Retry-After"); ra == nil || ra.Value() != fmt.Sprint(registrar.RetryAfterDrain) {
+				t.Errorf("Retry-After %v, want %d", ra, registrar.RetryAfterDrain)
+			}
+			if bs := h.loc.Bindings(1, "100"); len(bs) != 1 {
+				t.Errorf("bindings after drain %+v, want the one registered before", bs)
+			}
+		})
+	}
+}

@@ -142,9 +142,9 @@ func TestCallFeatures(t *testing.T) {
 		next    []Stage
 	}{
 		{name: "plain extension rings until the ring timeout", st: state(ext("101", nil)), req: call("101"),
-			kind: Fork, targets: []Target{targetOf(b101)}},
+			kind: Fork, targets: []Target{bindingTarget(b101)}},
 		{name: "voicemail on: busy and no answer go to the mailbox", st: state(ext("101", vm)), req: call("101"),
-			kind: Fork, targets: []Target{targetOf(b101)}, ringFor: DefaultNoAnswer,
+			kind: Fork, targets: []Target{bindingTarget(b101)}, ringFor: DefaultNoAnswer,
 			next: []Stage{{Targets: []Target{deposit("101", GreetingBusy)}, When: OnBusy, Why: "voicemail 101"},
 				{Targets: []Target{deposit("101", GreetingUnavailable)}, When: OnNoAnswer | OnFailed, Why: "voicemail 101"}}},
 		{name: "unregistered with voicemail goes straight to the mailbox", st: state(ext("104", vm)), req: call("104"),
@@ -158,18 +158,18 @@ func TestCallFeatures(t *testing.T) {
 			kind: Fork, targets: []Target{deposit("101", GreetingBusy)}},
 		{name: "unconditional forward rings the target's phones",
 			st: state(ext("101", func(e *store.Extension) { e.ForwardAlways = "102" }), ext("102", nil)), req: call("101"),
-			kind: Fork, targets: []Target{targetOf(b102)}},
+			kind: Fork, targets: []Target{bindingTarget(b102)}},
 		{name: "forward chain follows the last extension's own features",
 			st: state(ext("101", func(e *store.Extension) { e.ForwardAlways = "102" }),
 				ext("102", func(e *store.Extension) { e.ForwardAlways = "103" }),
 				ext("103", func(e *store.Extension) { e.ForwardNoAnswer, e.NoAnswerSeconds = "102", 8 })), req: call("101"),
-			kind: Fork, targets: []Target{targetOf(b103)}, ringFor: 8 * time.Second,
-			next: []Stage{{Targets: []Target{div(targetOf(b102), "103", reasonNoAnswer)}, When: OnNoAnswer | OnFailed,
+			kind: Fork, targets: []Target{bindingTarget(b103)}, ringFor: 8 * time.Second,
+			next: []Stage{{Targets: []Target{div(bindingTarget(b102), "103", reasonNoAnswer)}, When: OnNoAnswer | OnFailed,
 				Why: "forward to 102"}}},
 		{name: "forward loop ends ringing a phone of the loop",
 			st: state(ext("101", func(e *store.Extension) { e.ForwardAlways = "102" }),
 				ext("102", func(e *store.Extension) { e.ForwardAlways = "101" })), req: call("101"),
-			kind: Fork, targets: []Target{div(targetOf(b101), "102", reasonUnconditional)}},
+			kind: Fork, targets: []Target{div(bindingTarget(b101), "102", reasonUnconditional)}},
 		{name: "unconditional forward to an external number goes out with Diversion",
 			st: state(ext("101", func(e *store.Extension) { e.ForwardAlways = "91234567" })), req: call("101"),
 			kind: Fork, targets: []Target{div(Target{URI: "sip:+4791234567@sip.telenor.test:5060;user=phone", Transport: "udp",
@@ -180,26 +180,26 @@ func TestCallFeatures(t *testing.T) {
 		{name: "busy forward to a colleague, no-answer to voicemail",
 			st: state(ext("101", func(e *store.Extension) { e.ForwardBusy, e.Voicemail, e.NoAnswerSeconds = "102", true, 12 }),
 				ext("102", nil)), req: call("101"),
-			kind: Fork, targets: []Target{targetOf(b101)}, ringFor: 12 * time.Second,
-			next: []Stage{{Targets: []Target{div(targetOf(b102), "101", reasonBusy)}, When: OnBusy, Why: "forward to 102"},
+			kind: Fork, targets: []Target{bindingTarget(b101)}, ringFor: 12 * time.Second,
+			next: []Stage{{Targets: []Target{div(bindingTarget(b102), "101", reasonBusy)}, When: OnBusy, Why: "forward to 102"},
 				{Targets: []Target{deposit("101", GreetingUnavailable)}, When: OnNoAnswer | OnFailed, Why: "voicemail 101"}}},
 		{name: "hunt group rings members in order, then overflows",
 			st: state(ext("101", nil), ext("102", vm), ext("103", nil)), req: call("190"),
-			kind: Fork, targets: []Target{targetOf(b101)}, ringFor: 10 * time.Second,
+			kind: Fork, targets: []Target{bindingTarget(b101)}, ringFor: 10 * time.Second,
 			next: []Stage{
-				{Targets: []Target{targetOf(b102)}, RingFor: 10 * time.Second, After: 0, When: OnAny, Why: "hunt group 190 member 2"},
-				{Targets: []Target{targetOf(b103)}, RingFor: 10 * time.Second, After: 1, When: OnAny, Why: "hunt group 190 member 3"},
+				{Targets: []Target{bindingTarget(b102)}, RingFor: 10 * time.Second, After: 0, When: OnAny, Why: "hunt group 190 member 2"},
+				{Targets: []Target{bindingTarget(b103)}, RingFor: 10 * time.Second, After: 1, When: OnAny, Why: "hunt group 190 member 3"},
 				{Targets: []Target{deposit("101", GreetingUnavailable)}, After: 2, When: OnAny, Why: "overflow of group 190"}}},
 		{name: "hunt group skips members on do not disturb",
 			st: state(ext("101", nil), ext("102", func(e *store.Extension) { e.DND = true }), ext("103", nil)), req: call("190"),
-			kind: Fork, targets: []Target{targetOf(b101)}, ringFor: 10 * time.Second,
+			kind: Fork, targets: []Target{bindingTarget(b101)}, ringFor: 10 * time.Second,
 			next: []Stage{
-				{Targets: []Target{targetOf(b103)}, RingFor: 10 * time.Second, After: 0, When: OnAny, Why: "hunt group 190 member 2"},
+				{Targets: []Target{bindingTarget(b103)}, RingFor: 10 * time.Second, After: 0, When: OnAny, Why: "hunt group 190 member 2"},
 				{Targets: []Target{deposit("101", GreetingUnavailable)}, After: 1, When: OnAny, Why: "overflow of group 190"}}},
 		{name: "simultaneous group with overflow to an extension",
 			st: state(ext("101", nil), ext("102", nil), ext("103", nil)), req: call("191"),
-			kind: Fork, targets: []Target{targetOf(b101), targetOf(b102)}, ringFor: 25 * time.Second,
-			next: []Stage{{Targets: []Target{div(targetOf(b103), "191", reasonNoAnswer)}, When: OnAny, Why: "overflow of group 191"}}},
+			kind: Fork, targets: []Target{bindingTarget(b101), bindingTarget(b102)}, ringFor: 25 * time.Second,
+			next: []Stage{{Targets: []Target{div(bindingTarget(b103), "191", reasonNoAnswer)}, When: OnAny, Why: "overflow of group 191"}}},
 		{name: "group with nobody registered overflows at once",
 			st: state(ext("101", nil), ext("104", nil)), req: call("192"),
 			kind: Fork, targets: []Target{deposit("101", GreetingUnavailable)}},
@@ -254,7 +254,7 @@ func TestCallFeatures(t *testing.T) {
 		req := call("*8")
 		req.FromUser, req.AuthExt = "101", "101"
 		d := Decide(req, st)
-		if d.Kind != Pickup || !reflect.DeepEqual(d.Targets, []Target{targetOf(b101)}) {
+		if d.Kind != Pickup || !reflect.DeepEqual(d.Targets, []Target{bindingTarget(b101)}) {
 			t.Fatalf("%v %+v", d.Kind, d.Targets)
 		}
 		got := map[string]bool{}

@@ -174,7 +174,9 @@ func ringNumber(st State, ps PlanState, tenant store.Tenant, number string, d De
 func extensionTargets(st State, ps PlanState, tenantID int64, number string) []Target {
 	var ts []Target
 	for _, b := range st.Bindings(tenantID, number) {
-		ts = append(ts, targetOf(b))
+		if t, ok := targetOf(st, b); ok {
+			ts = append(ts, t)
+		}
 	}
 	if len(ts) == 0 && ps != nil {
 		if addr, ok := ps.StaticDECT(tenantID, number); ok {

@@ -113,7 +113,7 @@ func TestNumberPlan(t *testing.T) {
 			FromUser: "+4791234567", FromHost: "operator.test", ToUser: user, ToHost: "operator.test", MaxForwards: 70,
 			Source: netip.MustParseAddr(src)}
 	}
-	tgt := func(b store.Binding) Target { return targetOf(b) }
+	tgt := func(b store.Binding) Target { return bindingTarget(b) }
 	out := func(tr store.Trunk, user, uri, cid string) Target {
 		o := &Outbound{TrunkID: tr.ID, Trunk: tr.Name}
 		if cid != "" {

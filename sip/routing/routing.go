@@ -36,6 +36,8 @@ package routing
 
 import (
 	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,7 +78,39 @@ type Request struct {
 	// dialog (caller, callee, the group member that answered), which the
 	// request itself may not name (a call to a DID or a group).
 	DialogNumbers []string
+	// DialogTenant is the tenant of the extension the proxy recorded for
+	// this dialog (0: none), for dialogs whose URIs name no tenant domain
+	// (a call relayed from another node of the cluster).
+	DialogTenant int64
+	// FromPeer: the request came from another node of the cluster (see
+	// Peers). RelayTenant and RelayNumber are the AOR such a node asked
+	// us to deliver a new call to (the X-Sentral-Relay header), honoured
+	// only from peers.
+	FromPeer    bool
+	RelayTenant int64
+	RelayNumber string
+	// NextRoutePeer is the host:port of the Route entry after ours when it
+	// names another node of the cluster: in-dialog requests of a call that
+	// went through both nodes travel on to it.
+	NextRoutePeer string
 }
+
+// Peers, when the State implements it, places the bindings other nodes
+// of a cluster hold (store.Binding.Node). A binding of this node is sent
+// to as it is; one of another live node is relayed through that node,
+// which alone holds the phone's flow; one of a node that stopped
+// heartbeating is skipped (the phone is expected to re-register on a
+// live node).
+type Peers interface {
+	// Peer returns how to reach the node named: local for this node (and
+	// for ""), otherwise its SIP address (host:port, UDP) and whether it
+	// is alive.
+	Peer(node string) (addr string, local, alive bool)
+}
+
+// RelayHeader carries, on a call one node relays to another, the AOR
+// (tenant id and extension number) whose binding the request-URI is.
+const RelayHeader = "X-Sentral-Relay"
 
 // State is what Decide reads; the catalog (tenants, extensions) and the
 // location service (bindings) provide it together.
@@ -178,6 +212,9 @@ type Target struct {
 	// Diversion, when set, is sent as a Diversion header (RFC 5806): the
 	// call was forwarded by this extension, for the reason given.
 	Diversion string
+	// Relay, when set, is the RelayHeader value for a target reached
+	// through another node of the cluster.
+	Relay string
 	// CallerName and CallerIdentity, when set, present the caller to
 	// the callee by the phone book: the From display name and a
 	// P-Asserted-Identity (RFC 3325) with this name and URI. Only on
@@ -363,6 +400,9 @@ func decide(req Request, st State) Decision {
 		return reject(StatusForbidden, "No Relay", "route beyond us out of dialog")
 	}
 
+	if req.FromPeer {
+		return relayed(req, st)
+	}
 	ps, _ := st.(PlanState)
 	if req.FromMedia && ps != nil {
 		return system(req, st, ps)
@@ -424,6 +464,12 @@ func inDialog(req Request, st State) Decision {
 		return reject(StatusNotFound, "Not Found", "in-dialog request without our route")
 	}
 	if req.MoreRoutes {
+		if req.NextRoutePeer != "" {
+			// The call went through another node of the cluster too:
+			// the request goes on to it, Route and all.
+			return Decision{Kind: Forward, Why: "next hop: cluster peer " + req.NextRoutePeer,
+				Targets: []Target{{URI: req.URI, Transport: "udp", Destination: req.NextRoutePeer}}}
+		}
 		return reject(StatusForbidden, "No Relay", "route beyond us in dialog")
 	}
 	if d, ok := mediaDialog(req, st); ok {
@@ -433,19 +479,17 @@ func inDialog(req Request, st State) Decision {
 	// parties registered. Look for it among the bindings of the numbers the
 	// dialog names (browsers' contacts carry random users, so the
 	// request-URI user alone does not find them).
-	for _, host := range uniq(req.ToHost, req.FromHost) {
-		t, ok := st.TenantByDomain(host)
-		if !ok {
-			continue
-		}
+	for _, t := range dialogTenants(req, st) {
 		for _, n := range uniq(append([]string{req.URIUser, req.ToUser, req.FromUser}, req.DialogNumbers...)...) {
 			for _, b := range st.Bindings(t.ID, n) {
 				// A phone may answer with another Contact than it
 				// registered (a different user part, say); its address is
 				// still the source of a binding.
 				if sameURI(b.Contact, req.URI) || req.URIHostPort != "" && req.URIHostPort == b.Source {
-					return Decision{Kind: Forward, Why: "registered contact", CalleeTenant: t, CalleeExt: n,
-						Targets: []Target{targetOf(b)}}
+					if tg, ok := targetOf(st, b); ok {
+						return Decision{Kind: Forward, Why: "registered contact", CalleeTenant: t, CalleeExt: n,
+							Targets: []Target{tg}}
+					}
 				}
 			}
 		}
@@ -497,8 +541,10 @@ func trunkDialog(req Request, st State) (Decision, bool) {
 	for _, n := range uniq(numbers...) {
 		for _, b := range st.Bindings(tenant.ID, n) {
 			if sameURI(b.Contact, req.URI) || req.URIHostPort != "" && req.URIHostPort == b.Source {
-				return Decision{Kind: Forward, Why: "registered contact, from trunk " + tr.Name, CalleeTenant: tenant,
-					CalleeExt: n, Targets: []Target{targetOf(b)}}, true
+				if tg, ok := targetOf(st, b); ok {
+					return Decision{Kind: Forward, Why: "registered contact, from trunk " + tr.Name, CalleeTenant: tenant,
+						CalleeExt: n, Targets: []Target{tg}}, true
+				}
 			}
 		}
 	}
@@ -550,7 +596,27 @@ func trunkOfURI(req Request, st State, ps PlanState, tf TrunkFinder) (store.Trun
 	return store.Trunk{}, false
 }
 
-func targetOf(b store.Binding) Target {
+// targetOf is where a binding is reached: at its source, or through the
+// node of the cluster that holds it. ok is false for a binding of a node
+// that is gone.
+func targetOf(st State, b store.Binding) (Target, bool) {
+	if ps, isCluster := st.(Peers); isCluster {
+		addr, local, alive := ps.Peer(b.Node)
+		if !local {
+			if !alive {
+				return Target{}, false
+			}
+			// The other node pops its Route, finds the binding by the
+			// request-URI and sends it on over the phone's flow.
+			return Target{URI: b.Contact, Transport: "udp", Destination: addr, Route: []string{"<sip:" + addr + ";lr>"},
+				Number: b.Number, Q: b.Q, Relay: strconv.FormatInt(b.TenantID, 10) + ";" + b.Number}, true
+		}
+	}
+	return bindingTarget(b), true
+}
+
+// bindingTarget is where a binding of this node is sent to.
+func bindingTarget(b store.Binding) Target {
 	dest := b.Source
 	if b.Flow != "" {
 		// "tcp:192.0.2.7:50312": the connection the phone registered on.
@@ -633,4 +699,54 @@ func uniq(vs ...string) []string {
 		}
 	}
 	return out
+}
+
+// tenantByID finds a tenant by id (PlanState has it).
+type tenantByID interface {
+	Tenant(id int64) (store.Tenant, bool)
+}
+
+// dialogTenants are the tenants an in-dialog request may belong to: those
+// of its To and From domains, and the one the proxy recorded.
+func dialogTenants(req Request, st State) []store.Tenant {
+	var ts []store.Tenant
+	for _, host := range uniq(req.ToHost, req.FromHost) {
+		if t, ok := st.TenantByDomain(host); ok {
+			ts = append(ts, t)
+		}
+	}
+	if ps, ok := st.(tenantByID); ok && req.DialogTenant != 0 {
+		if t, ok := ps.Tenant(req.DialogTenant); ok && !slices.ContainsFunc(ts, func(x store.Tenant) bool { return x.ID == t.ID }) {
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}
+
+// relayed routes a new call another node of the cluster relays to one of
+// our bindings: the node decided the call (and records it); we only
+// carry it over the phone's flow, to the binding the request-URI names.
+func relayed(req Request, st State) Decision {
+	if req.Method != "INVITE" {
+		return reject(StatusNotImplemented, "Not Implemented", "out-of-dialog "+req.Method+" from a peer")
+	}
+	if req.RelayNumber == "" {
+		return reject(StatusForbidden, "Forbidden", "peer request without "+RelayHeader)
+	}
+	var tenant store.Tenant
+	if ps, ok := st.(tenantByID); ok {
+		tenant, _ = ps.Tenant(req.RelayTenant)
+	}
+	for _, b := range st.Bindings(req.RelayTenant, req.RelayNumber) {
+		if !sameURI(b.Contact, req.URI) {
+			continue
+		}
+		tg, ok := targetOf(st, b)
+		if !ok || tg.Relay != "" {
+			// Not ours (any more): relaying on could loop between nodes.
+			break
+		}
+		return Decision{Kind: Fork, Why: "relayed by a cluster peer", CalleeTenant: tenant, Targets: []Target{tg}}
+	}
+	return reject(StatusTemporarilyUnavail, "Temporarily Unavailable", "relayed contact "+req.URI+" is not registered here")
 }
