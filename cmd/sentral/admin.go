@@ -11,6 +11,8 @@ func (a *app) addAdminCommands(root *cobra.Command) {
 	root.AddCommand(a.tariffCmd(), a.billingCmd()) // tariff, billing (cli_billing.go)
 	root.AddCommand(a.consoleCommands()...)        // operator, switchboard (cli_operator.go)
 	root.AddCommand(a.backupCommands()...)         // backup, restore (cli_backup.go)
+	root.AddCommand(a.auditCmd())                  // audit list (cli_audit.go)
+	root.AddCommand(a.clusterCmd())                // cluster status (serve_cluster.go)
 	for _, c := range root.Commands() {
 		if c.Name() == "trunk" {
 			c.AddCommand(a.trunkStatusCmd()) // trunk status (cli_trunk.go)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -131,7 +130,7 @@ func (a *app) sipBansCmd() *cobra.Command {
 // server's memory, read from its admin API at path (admin.listen, or
 // --server for another node).
 func serverListCmd[T any](a *app, use, short, path string, cols []column[T]) *cobra.Command {
-	var server string
+	var flags adminClientFlags
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
@@ -140,25 +139,25 @@ func serverListCmd[T any](a *app, use, short, path string, cols []column[T]) *co
 			if err := a.checkOutput(); err != nil {
 				return err
 			}
-			base := server
-			if base == "" {
-				base = "http://" + a.cfg.Admin.Listen
+			client, err := a.adminClient(flags) // https, --ca-file, mTLS: admin_client_tls.go
+			if err != nil {
+				return err
 			}
-			rows, err := fetchJSON[[]T](cmd.Context(), strings.TrimRight(base, "/"), path)
+			rows, err := fetchJSON[[]T](cmd.Context(), client, a.adminBase(flags), path)
 			if err != nil {
 				return err
 			}
 			return printList(a, rows, cols)
 		},
 	}
-	cmd.Flags().StringVar(&server, "server", "", "admin API base URL (default http:// + admin.listen)")
+	flags.add(cmd)
 	a.addOutputFlag(cmd)
 	return cmd
 }
 
 // fetchJSON GETs path from the running server's admin API and decodes the
 // JSON answer into a T: for state that lives only in the server's memory.
-func fetchJSON[T any](ctx context.Context, base, path string) (T, error) {
+func fetchJSON[T any](ctx context.Context, client *http.Client, base, path string) (T, error) {
 	var out T
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -167,14 +166,17 @@ func fetchJSON[T any](ctx context.Context, base, path string) (T, error) {
 	if err != nil {
 		return out, usageError{fmt.Errorf("admin API %s: %w", base, err)}
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
-		return out, fmt.Errorf("GET %s: %w (is `sentral serve` running with this admin.listen?)", url, err)
+		return out, adminClientError(url, err)
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(res.Body, 8<<20))
 	if err != nil {
 		return out, fmt.Errorf("GET %s: %w", url, err)
+	}
+	if httpToHTTPS(res.StatusCode, body) {
+		return out, usageError{fmt.Errorf("GET %s: the admin API speaks HTTPS: give --server an https:// URL", url)}
 	}
 	if res.StatusCode != http.StatusOK {
 		var e struct{ Error string }

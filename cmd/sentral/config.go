@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/sentralpbx/sentral/cluster"
 	"github.com/sentralpbx/sentral/provisioning"
 )
 
@@ -36,7 +37,9 @@ type Config struct {
 	WebRTC    WebRTCConfig    `yaml:"webrtc"`
 	Directory DirectoryConfig `yaml:"directory"`
 	Billing   BillingConfig   `yaml:"billing"`
+	Audit     AuditConfig     `yaml:"audit"` // serve_audit.go
 	Runtime   RuntimeConfig   `yaml:"runtime"`
+	Cluster   ClusterConfig   `yaml:"cluster"` // serve_cluster.go
 }
 
 // DirectoryConfig is the phone book for devices beyond the XML phone books
@@ -120,6 +123,12 @@ type LogConfig struct {
 // AdminConfig is the admin HTTP listener.
 type AdminConfig struct {
 	Listen string `yaml:"listen"`
+	// TLSCert and TLSKey (PEM) make it HTTPS; ClientCA (PEM bundle) then
+	// requires client certificates it signed (mutual TLS). See
+	// serve_admin_tls.go.
+	TLSCert  string `yaml:"tls_cert"`
+	TLSKey   string `yaml:"tls_key"`
+	ClientCA string `yaml:"client_ca"`
 }
 
 // ChangesConfig tunes how a running server follows changes made by others.
@@ -136,6 +145,10 @@ type RuntimeConfig struct {
 	// grow further between collections buys CPU for signalling bursts at
 	// little memory cost. An explicit GOGC in the environment wins.
 	GCPercent int `yaml:"gc_percent"`
+	// DrainTimeout is how long a stopping node lets calls in progress
+	// finish after it stopped taking new ones (calls still up then are
+	// ended in the records). A second SIGTERM skips the wait.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
 }
 
 // SecurityConfig holds credential policies.
@@ -193,11 +206,13 @@ func DefaultConfig() Config {
 		Admin:    AdminConfig{Listen: "127.0.0.1:8080"},
 		Changes:  ChangesConfig{PollInterval: 250 * time.Millisecond},
 		Security: SecurityConfig{Password: provisioning.DefaultPasswordPolicy(), PIN: provisioning.DefaultPINPolicy()},
-		Runtime:  RuntimeConfig{GCPercent: 400},
+		Runtime:  RuntimeConfig{GCPercent: 400, DrainTimeout: time.Minute},
+		Cluster:  ClusterConfig{Heartbeat: cluster.DefaultHeartbeat, DeadAfter: cluster.DefaultDeadAfter},
 		Phones:   PhonesConfig{Listen: "0.0.0.0:8081", TimeZone: "Europe/Oslo"},
 		Media:    MediaConfig{RTPPorts: "10000-20000", MaxMessageSeconds: 120, Enabled: true},
 		Console:  ConsoleConfig{Listen: "0.0.0.0:8443"},
 		Billing:  BillingConfig{RateInterval: time.Minute},
+		Audit:    AuditConfig{RetentionDays: DefaultAuditRetentionDays},
 		SIP: SIPConfig{
 			Listen:          "udp:0.0.0.0:5060,tcp:0.0.0.0:5060",
 			MaxMessageBytes: 65535,
@@ -230,8 +245,14 @@ func LoadConfig(path string, environ []string) (Config, error) {
 
 // Validate checks values the types alone do not.
 func (c Config) Validate() error {
+	if err := c.Cluster.validate(); err != nil {
+		return err
+	}
 	if c.Runtime.GCPercent < 25 || c.Runtime.GCPercent > 2000 {
 		return fmt.Errorf("config runtime.gc_percent %d: use 25 to 2000 (100 is Go's default)", c.Runtime.GCPercent)
+	}
+	if c.Runtime.DrainTimeout < 0 || c.Runtime.DrainTimeout > time.Hour {
+		return fmt.Errorf("config runtime.drain_timeout %s: use 0s (stop at once) to 1h", c.Runtime.DrainTimeout)
 	}
 	switch c.Log.Format {
 	case "auto", "console", "json":
@@ -255,6 +276,9 @@ func (c Config) Validate() error {
 	if err := c.SIP.Validate(); err != nil {
 		return fmt.Errorf("config %w", err)
 	}
+	if err := c.Admin.Validate(); err != nil {
+		return fmt.Errorf("config %w", err)
+	}
 	if (c.Phones.TLSCert == "") != (c.Phones.TLSKey == "") {
 		return fmt.Errorf("config phones.tls_cert and phones.tls_key: give both (HTTPS) or neither (HTTP)")
 	}
@@ -269,6 +293,9 @@ func (c Config) Validate() error {
 	}
 	if c.Billing.RateInterval < time.Second || c.Billing.RateInterval > 24*time.Hour {
 		return fmt.Errorf("config billing.rate_interval %s: use 1s to 24h, e.g. 1m", c.Billing.RateInterval)
+	}
+	if err := c.Audit.Validate(); err != nil {
+		return fmt.Errorf("config %w", err)
 	}
 	if c.WebRTC.UDPPorts != "" {
 		if _, _, err := portRange(c.WebRTC.UDPPorts); err != nil {

@@ -53,7 +53,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
+	a.auditCommand(ctx, cmd, err) // cli_audit.go
 	if a.st != nil {
 		if cerr := a.st.Close(); cerr != nil && err == nil {
 			err = cerr

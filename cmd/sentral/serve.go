@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -95,7 +94,8 @@ func (a *app) serve(ctx context.Context) error {
 		// registrations now, not when they would have expired.
 		cat.OnExtensionGone(sipStack.loc.RemoveAll)
 	}
-	api := adminapi.New(st, cat, log.Named("admin"))
+	rec := newAuditRecorder(a.cfg, st, log.Named("audit")) // serve_audit.go
+	api := adminapi.New(st, cat, log.Named("admin")).WithAudit(rec)
 	if sipStack != nil {
 		api.WithSIPBans(sipStack.guard).WithTrunks(sipStack.trunks)
 	}
@@ -107,10 +107,18 @@ func (a *app) serve(ctx context.Context) error {
 		dirSvc.close()
 		return usageError{fmt.Errorf("admin.listen %s: %w (choose a free address with --admin-listen)", a.cfg.Admin.Listen, err)}
 	}
+	if ln, err = adminListener(ln, a.cfg.Admin, log.Named("admin")); err != nil { // HTTPS, mTLS: serve_admin_tls.go
+		if sipStack != nil {
+			_ = sipStack.srv.Close()
+		}
+		dirSvc.close()
+		return err
+	}
 	adminMux := http.NewServeMux()
 	adminMux.Handle("/", api.Handler())
 	adminMux.Handle("GET "+dirhttp.APIPath, dirhttp.NewAPI(dir, log.Named("directory.api")))
 	running := mountMetrics(adminMux, st, cat, sipStack, log.Named("metrics")) // GET /metrics, /readyz
+	mountCluster(adminMux, sipStack)                                           // GET /api/v1/cluster/nodes
 	srv := &http.Server{
 		Handler:           adminMux,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -127,7 +135,7 @@ func (a *app) serve(ctx context.Context) error {
 		return err
 	}
 
-	web, err := newConsole(a.cfg, st, sipStack, dir, log.Named("console"))
+	web, err := newConsole(a.cfg, st, sipStack, dir, rec, log.Named("console"))
 	if err != nil {
 		_ = ln.Close()
 		if provLn != nil {
@@ -140,58 +148,19 @@ func (a *app) serve(ctx context.Context) error {
 		return err
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
+	life := newLifecycle(ctx)
 	if web != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := web.serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errs <- fmt.Errorf("console: %w", err)
-			}
-		}()
+		life.start(stageApps, "console", untilShutdown(web.serve))
 	}
 	if prov != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := servePhones(prov, provLn, a.cfg.Phones); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errs <- fmt.Errorf("phone provisioning: %w", err)
-			}
-		}()
+		life.start(stageApps, "phone provisioning", untilShutdown(func() error { return servePhones(prov, provLn, a.cfg.Phones) }))
 	}
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
-		if err := cat.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			errs <- fmt.Errorf("catalog: %w", err)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		if err := dir.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			errs <- fmt.Errorf("directory: %w", err)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errs <- fmt.Errorf("admin api: %w", err)
-		}
-	}()
-	start := func(name string, f func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				errs <- fmt.Errorf("%s: %w", name, err)
-			}
-		}()
-	}
+	life.start(stageState, "catalog", cat.Run)
+	life.start(stageState, "directory", dir.Run)
+	life.start(stageApps, "admin api", untilShutdown(func() error { return srv.Serve(ln) }))
+	start := life.in(stageApps)
 	if sipStack != nil {
-		sipStack.run(start)
+		sipStack.run(life)
 	}
 	if web != nil && web.board != nil {
 		if err := web.board.Load(ctx); err != nil {
@@ -200,21 +169,24 @@ func (a *app) serve(ctx context.Context) error {
 		start("console board", func(ctx context.Context) error { return web.board.Run(ctx, sipStack.hub) })
 	}
 	dirSvc.run(start)
+	start("audit", rec.Run)
 	running.Store(true)
 	log.Info("sentral ready",
 		zap.String("store", st.Backend()), zap.String("db", redactDSN(a.cfg.DB)),
-		zap.String("admin", "http://"+ln.Addr().String()), zap.Strings("sip", sipAddrs(sipStack)),
+		zap.String("admin", adminURL(ln, a.cfg.Admin)), zap.Strings("sip", sipAddrs(sipStack)),
 		zap.String("phones", phonesURL(provLn, a.cfg.Phones)), zap.String("console", web.URL()), zap.String("ldap", dirSvc.addr()))
 
 	var runErr error
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
-	case runErr = <-errs:
+	case runErr = <-life.errs:
 		log.Error("component failed, shutting down", zap.Error(runErr))
 	}
-	running.Store(false)
-	cancel()
+	running.Store(false) // /readyz: load balancers stop sending work
+	if sipStack != nil && runErr == nil {
+		sipStack.drain(a.cfg.Runtime.DrainTimeout)
+	}
 	sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer scancel()
 	if err := srv.Shutdown(sctx); err != nil {
@@ -230,7 +202,18 @@ func (a *app) serve(ctx context.Context) error {
 			log.Warn("console shutdown", zap.Error(err))
 		}
 	}
-	wg.Wait()
+	life.stop(nil)
 	log.Info("stopped")
 	return runErr
+}
+
+// untilShutdown runs an HTTP server's Serve as a lifecycle part: serve
+// stops it with Shutdown, which is no failure.
+func untilShutdown(serve func() error) func(context.Context) error {
+	return func(context.Context) error {
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}
 }

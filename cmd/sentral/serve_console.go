@@ -21,6 +21,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/sentralpbx/sentral/audit"
 	"github.com/sentralpbx/sentral/console/softphone"
 	"github.com/sentralpbx/sentral/sip/server"
 )
@@ -39,7 +40,7 @@ type consoleServer struct {
 // localhost as a secure context, so microphones work, and a certificate
 // would only be in the way. Elsewhere it serves HTTPS with console.tls_*,
 // sip.tls_*, or a generated self-signed certificate.
-func newConsole(cfg Config, st store.Store, sip *sipStack, dir *directory.Directory, log *zap.Logger) (*consoleServer, error) {
+func newConsole(cfg Config, st store.Store, sip *sipStack, dir *directory.Directory, rec *audit.Recorder, log *zap.Logger) (*consoleServer, error) {
 	cc := cfg.Console
 	if cc.Listen == "" {
 		return nil, nil
@@ -63,7 +64,7 @@ func newConsole(cfg Config, st store.Store, sip *sipStack, dir *directory.Direct
 	if sip != nil && sip.media != nil && sip.media.switchboard != nil {
 		// The operators' console: the page, login and the API over the
 		// switchboard engine, the extension board and the phone book.
-		a, err := auth.New(st, auth.Options{Log: log.Named("auth")})
+		a, err := auth.New(st, auth.Options{Log: log.Named("auth"), Audit: rec})
 		if err != nil {
 			return nil, fmt.Errorf("console: auth: %w", err)
 		}
@@ -75,7 +76,7 @@ func newConsole(cfg Config, st store.Store, sip *sipStack, dir *directory.Direct
 			return ""
 		}
 		ws, ice := wsURL(ws), iceServers(cfg.WebRTC)
-		apiH := api.New(api.Deps{Queue: sip.media.switchboard, Board: brd, Directory: dir, Log: log.Named("api"),
+		apiH := api.New(api.Deps{Queue: sip.media.switchboard, Board: brd, Directory: dir, Log: log.Named("api"), Audit: rec,
 			Settings: consoleSettings{provisioning.New(st, provisioning.Policies{Password: cfg.Security.Password, PIN: cfg.Security.PIN})},
 			User: func(r *http.Request) (api.User, bool) {
 				u, ok := auth.UserFrom(r.Context())

@@ -164,7 +164,7 @@ func newMedia(cfg Config, st store.Store, cat *catalog.Catalog, plan planCatalog
 	for _, l := range srv.Listeners() {
 		ls = append(ls, mwi.Listener{Network: l.Network, Addr: l.Addr})
 	}
-	notifier, err := mwi.New(mwi.Deps{Catalog: plan, Auth: authn, Guard: guard, Locations: loc, Counts: st.Voicemail(),
+	notifier, err := mwi.New(mwi.Deps{Catalog: plan, Auth: authn, Guard: guard, Locations: localBindings{loc}, Counts: st.Voicemail(),
 		Sender: client, Log: log.Named("mwi")},
 		mwi.Options{Listeners: ls, Host: advertise, Algorithms: algs, FlowAlive: srv.FlowAlive})
 	if err != nil {

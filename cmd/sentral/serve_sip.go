@@ -6,11 +6,14 @@ import (
 	"github.com/sentralpbx/sentral/directory"
 	"net"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/sentralpbx/sentral/cluster"
 	"github.com/sentralpbx/sentral/events"
 	"github.com/sentralpbx/sentral/provisioning"
 	"github.com/sentralpbx/sentral/sip/auth"
@@ -32,11 +35,14 @@ const guardPruneEvery = time.Minute
 // sipStack is the SIP front end serve runs: listeners, registrar and the
 // state they share. Its parts run under serve's context.
 type sipStack struct {
-	srv   *server.Server
-	loc   *location.Service
-	guard *auth.Guard
-	proxy *proxy.Proxy
-	nat   *nat.Keeper // nil without a UDP listener
+	srv *server.Server
+	reg *registrar.Registrar
+	// cluster is this node's membership; nil outside a cluster.
+	cluster *cluster.Cluster
+	loc     *location.Service
+	guard   *auth.Guard
+	proxy   *proxy.Proxy
+	nat     *nat.Keeper // nil without a UDP listener
 	// trunks keeps register-mode trunks registered; hosts resolves trunk
 	// host names for recognising inbound calls.
 	trunks       *trunk.Manager
@@ -74,9 +80,15 @@ func newSIP(ctx context.Context, cfg Config, st store.Store, cat *catalog.Catalo
 	// zap like the rest (once, before any sipgo use).
 	sip.SetDefaultLogger(server.Slog(log.Named("sipgo")))
 
-	node, _ := os.Hostname()
+	node := nodeName(cfg)
 	hub := events.NewHub(events.Options{})
-	loc := location.New(st.Bindings(), log.Named("location"), location.Options{Node: node, OnChange: publishRegistrations(hub)})
+	var cl *cluster.Cluster // set once the SIP listeners are bound, before anything runs
+	loc := location.New(st.Bindings(), log.Named("location"), location.Options{Node: node, OnChange: publishRegistrations(hub),
+		OnFlushed: func(aors []location.AOR) {
+			if cl != nil {
+				publishAORs(cl, aors)
+			}
+		}})
 	if err := loc.Load(ctx); err != nil {
 		return nil, fmt.Errorf("sip: load bindings: %w", err)
 	}
@@ -114,6 +126,14 @@ func newSIP(ctx context.Context, cfg Config, st store.Store, cat *catalog.Catalo
 	srv.Handle(sip.REGISTER, reg.ServeSIP)
 	// Over UDP without a transaction: see sip/server/stateless.go.
 	srv.HandleStateless(sip.REGISTER, reg.Respond)
+	if cl, err = newCluster(cfg, node, srv.Addr("udp"), log.Named("cluster")); err != nil {
+		_ = srv.Close()
+		return nil, err
+	}
+	var peers proxy.Cluster
+	if cl != nil {
+		peers = cl
+	}
 	advertise := cfg.SIP.Advertise
 	if advertise == "" {
 		advertise = outboundIP()
@@ -138,7 +158,7 @@ func newSIP(ctx context.Context, cfg Config, st store.Store, cat *catalog.Catalo
 	}
 	features := featureApplier{prov: provisioning.New(st, provisioning.Policies{Password: cfg.Security.Password, PIN: cfg.Security.PIN}),
 		cat: cat}
-	px, err := newProxy(srv, proxyPlan, loc, authn, guard, advertise, algs, publishDialogs(hub), records, features, anchor, log.Named("proxy"))
+	px, err := newProxy(srv, proxyPlan, loc, authn, guard, advertise, algs, publishDialogs(hub), records, features, anchor, peers, log.Named("proxy"))
 	if err != nil {
 		_ = srv.Close()
 		return nil, err
@@ -156,7 +176,7 @@ func newSIP(ctx context.Context, cfg Config, st store.Store, cat *catalog.Catalo
 		_ = srv.Close()
 		return nil, err
 	}
-	s := &sipStack{srv: srv, loc: loc, guard: guard, proxy: px, nat: keeper, hub: hub, log: log, media: media,
+	s := &sipStack{srv: srv, reg: reg, cluster: cl, loc: loc, guard: guard, proxy: px, nat: keeper, hub: hub, log: log, media: media,
 		trunks: trunks, hosts: hosts, cat: cat, trunkChanged: make(chan struct{}, 1), records: records}
 	cat.OnTrunksChanged(func(ts []store.Trunk) {
 		trunks.Update(ts)
@@ -195,7 +215,7 @@ func proxyMethods() []sip.RequestMethod {
 // registers it for proxyMethods.
 func newProxy(srv *server.Server, cat proxy.Catalog, loc *location.Service, authn *auth.Authenticator, guard *auth.Guard,
 	advertise string, algs []string, onDialog func(proxy.DialogEvent), records *callrecord.Recorder, features proxy.Features,
-	anchor proxy.Anchor, log *zap.Logger) (*proxy.Proxy, error) {
+	anchor proxy.Anchor, peers proxy.Cluster, log *zap.Logger) (*proxy.Proxy, error) {
 	client, err := srv.Client()
 	if err != nil {
 		return nil, fmt.Errorf("sip proxy: %w", err)
@@ -205,7 +225,7 @@ func newProxy(srv *server.Server, cat proxy.Catalog, loc *location.Service, auth
 		ls = append(ls, proxy.Listener{Network: l.Network, Addr: l.Addr})
 	}
 	px, err := proxy.New(cat, loc, authn, guard, client, log, proxy.Options{Listeners: ls, Host: advertise, Algorithms: algs, OnDialogState: onDialog, FlowAlive: srv.FlowAlive,
-		Records: records, Features: features, Anchor: anchor})
+		Records: records, Features: features, Anchor: anchor, Cluster: peers})
 	if err != nil {
 		return nil, usageError{fmt.Errorf("config sip: %w", err)}
 	}
@@ -275,13 +295,24 @@ func outboundIP() string {
 	return "127.0.0.1"
 }
 
-// run starts the stack's long-running parts through spawn, which runs each
-// in a goroutine under serve's context and reports its error.
-func (s *sipStack) run(spawn func(name string, f func(context.Context) error)) {
-	spawn("sip server", s.srv.Serve)
-	spawn("call records", s.records.Run)
-	spawn("location", s.loc.Run)
-	spawn("sip proxy", s.proxy.Run)
+// run starts the stack's long-running parts in their lifecycle stages:
+// the transport outlives the proxy, which outlives the media server and
+// the trunks whose requests it carries (see lifecycle.go).
+func (s *sipStack) run(life *lifecycle) {
+	life.start(stageTransport, "sip server", s.srv.Serve)
+	life.start(stageState, "call records", s.records.Run)
+	life.start(stageState, "location", s.loc.Run)
+	life.start(stageProxy, "sip proxy", s.proxy.Run)
+	if s.cluster != nil {
+		link := clusterLink{cl: s.cluster, loc: s.loc, hub: s.hub, log: s.log.Named("cluster")}
+		if s.media != nil {
+			link.mwi = s.media.mwi
+		}
+		link.wire()
+		life.start(stageState, "cluster", s.cluster.Run)
+		life.start(stageState, "cluster events", link.forward)
+	}
+	spawn := life.in(stageApps)
 	if s.media != nil {
 		s.media.run(spawn, s.hub)
 	}
@@ -326,4 +357,56 @@ func sipAddrs(s *sipStack) []string {
 		out = append(out, l.String())
 	}
 	return out
+}
+
+// drainPoll is how often drain looks whether the calls have ended.
+const drainPoll = 100 * time.Millisecond
+
+// drain stops the node taking new calls and registrations (503 with
+// Retry-After, so phones and trunks move to another node) and waits up to
+// timeout for the calls in progress to end. A second SIGINT or SIGTERM
+// ends the wait at once.
+func (s *sipStack) drain(timeout time.Duration) {
+	s.reg.Drain()
+	s.proxy.Drain()
+	active := func() (int, int) {
+		routing, dialogs := s.proxy.Active()
+		if s.media != nil {
+			dialogs = max(dialogs, s.media.srv.Calls())
+		}
+		return routing, dialogs
+	}
+	if r, d := active(); r == 0 && d == 0 {
+		return
+	}
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(again)
+	start := time.Now()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(drainPoll)
+	defer tick.Stop()
+	lastLog := time.Time{}
+	for {
+		r, d := active()
+		if r == 0 && d == 0 {
+			s.log.Info("drained: every call has ended", zap.Duration("after", time.Since(start)))
+			return
+		}
+		if time.Since(lastLog) >= 5*time.Second {
+			lastLog = time.Now()
+			s.log.Info("draining: waiting for calls to end", zap.Int("calls", d), zap.Int("requests", r),
+				zap.Duration("left", timeout-time.Since(start)))
+		}
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			s.log.Warn("drain timeout: ending the calls still up", zap.Int("calls", d), zap.Duration("timeout", timeout))
+			return
+		case <-again:
+			s.log.Warn("second signal: ending the calls still up", zap.Int("calls", d))
+			return
+		}
+	}
 }

@@ -99,7 +99,9 @@ func startServerSIP(t *testing.T, dir, dsn, sipListen string, env ...string) *se
 	s := &server{base: "http://" + addr, done: make(chan error, 1), dsn: dsn, dir: dir, t: t}
 	s.cmd = exec.Command(binary, args...)
 	s.cmd.Dir = dir
-	s.cmd.Env = append(cleanEnv(), env...)
+	// Calls a test leaves up would hold a stopping server for the default
+	// minute; a test of draining passes its own drain timeout after this.
+	s.cmd.Env = append(append(cleanEnv(), "SENTRAL_RUNTIME_DRAIN_TIMEOUT=3s"), env...)
 	s.cmd.Stderr = syncWriter{&s.mu, &s.logs}
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
