@@ -52,7 +52,8 @@ type Notice struct {
 // Node is one node as the heartbeat table shows it.
 type Node struct {
 	Name    string    `json:"name"`
-	SIPAddr string    `json:"sip_addr"` // host:port of its SIP UDP listener
+	SIPAddr string    `json:"sip_addr"`              // host:port of its SIP UDP listener
+	Console string    `json:"console_url,omitempty"` // its operators' console, if it serves one
 	Started time.Time `json:"started_at"`
 	Seen    time.Time `json:"seen_at"`
 	Alive   bool      `json:"alive"`
@@ -70,6 +71,9 @@ type Options struct {
 	// SIPAddr is where the other nodes reach this node's SIP UDP listener
 	// (ip:port); requests from it are trusted as this node's.
 	SIPAddr string
+	// ConsoleURL is this node's operators' console, shown by the consoles
+	// of the other nodes when this node holds the switchboard queues.
+	ConsoleURL string
 	// Heartbeat is how often the node writes its row and reads the others'
 	// (DefaultHeartbeat); DeadAfter how long a silent node counts as alive
 	// (DefaultDeadAfter).
@@ -127,8 +131,15 @@ func New(dsn string, opt Options) (*Cluster, error) {
 // Node returns this node's name.
 func (c *Cluster) Node() string { return c.opt.Node }
 
+// SIPAddr returns this node's SIP address as the others reach it.
+func (c *Cluster) SIPAddr() string { return c.self.String() }
+
 // Handle registers the handler of one kind of notice. Call before Run.
 func (c *Cluster) Handle(kind string, h Handler) { c.handlers[kind] = h }
+
+// SetConsoleURL sets Options.ConsoleURL (known once the console listens).
+// Call before Run.
+func (c *Cluster) SetConsoleURL(u string) { c.opt.ConsoleURL = u }
 
 // OnResync sets Options.Resync. Call before Run.
 func (c *Cluster) OnResync(f func(ctx context.Context)) { c.opt.Resync = f }
@@ -190,6 +201,29 @@ func (c *Cluster) IsPeer(addr string) bool {
 		}
 	}
 	return false
+}
+
+// QueueNode names the node that holds the switchboard queues: the live
+// node whose name sorts first (this one until the first heartbeat). One
+// node holds them so that every operator sees one queue per tenant and
+// answers in one order, whichever node a call enters. local says it is
+// this node; otherwise addr is its SIP address.
+func (c *Cluster) QueueNode() (node Node, local bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	best := Node{Name: c.opt.Node, SIPAddr: c.self.String(), Console: c.opt.ConsoleURL, Alive: true}
+	for _, n := range c.nodes {
+		if n.Alive && n.Name < best.Name {
+			best = n
+		}
+	}
+	return best, best.Name == c.opt.Node
+}
+
+// QueueHome is QueueNode as routing.QueueHome asks: the SIP address.
+func (c *Cluster) QueueHome() (addr string, local bool) {
+	n, local := c.QueueNode()
+	return n.SIPAddr, local
 }
 
 // Nodes lists the nodes of the last heartbeat, by name.
@@ -304,19 +338,20 @@ func (c *Cluster) heartbeat(ctx context.Context) {
 func (c *Cluster) beat(ctx context.Context, conn *pgx.Conn) error {
 	bctx, cancel := context.WithTimeout(ctx, c.opt.DeadAfter)
 	defer cancel()
-	if _, err := conn.Exec(bctx, `INSERT INTO cluster_nodes (name, sip_addr, started_at, seen_at) VALUES ($1, $2, $3, now())
-		ON CONFLICT (name) DO UPDATE SET sip_addr = EXCLUDED.sip_addr, started_at = EXCLUDED.started_at, seen_at = now()`,
-		c.opt.Node, c.self.String(), c.started); err != nil {
+	if _, err := conn.Exec(bctx, `INSERT INTO cluster_nodes (name, sip_addr, console_url, started_at, seen_at) VALUES ($1, $2, $3, $4, now())
+		ON CONFLICT (name) DO UPDATE SET sip_addr = EXCLUDED.sip_addr, console_url = EXCLUDED.console_url,
+		started_at = EXCLUDED.started_at, seen_at = now()`,
+		c.opt.Node, c.self.String(), c.opt.ConsoleURL, c.started); err != nil {
 		return fmt.Errorf("write heartbeat: %w", err)
 	}
-	rows, err := conn.Query(bctx, "SELECT name, sip_addr, started_at, seen_at, seen_at > now() - $1::interval FROM cluster_nodes",
+	rows, err := conn.Query(bctx, "SELECT name, sip_addr, console_url, started_at, seen_at, seen_at > now() - $1::interval FROM cluster_nodes",
 		fmt.Sprintf("%d milliseconds", c.opt.DeadAfter.Milliseconds()))
 	if err != nil {
 		return fmt.Errorf("read nodes: %w", err)
 	}
 	nodes, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Node, error) {
 		var n Node
-		err := r.Scan(&n.Name, &n.SIPAddr, &n.Started, &n.Seen, &n.Alive)
+		err := r.Scan(&n.Name, &n.SIPAddr, &n.Console, &n.Started, &n.Seen, &n.Alive)
 		return n, err
 	})
 	if err != nil {

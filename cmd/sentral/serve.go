@@ -148,6 +148,10 @@ func (a *app) serve(ctx context.Context) error {
 		return err
 	}
 
+	if sipStack != nil && sipStack.cluster != nil {
+		// Other nodes' consoles link here when this node holds the queues.
+		sipStack.cluster.SetConsoleURL(consoleURLOf(a.cfg, web, sipStack.cluster.SIPAddr()))
+	}
 	life := newLifecycle(ctx)
 	if web != nil {
 		life.start(stageApps, "console", untilShutdown(web.serve))

@@ -15,6 +15,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sentralpbx/sentral/cluster"
+	"github.com/sentralpbx/sentral/console/api"
+	"github.com/sentralpbx/sentral/console/web"
 	"github.com/sentralpbx/sentral/events"
 	"github.com/sentralpbx/sentral/sip/location"
 	"github.com/sentralpbx/sentral/sip/mwi"
@@ -34,6 +36,10 @@ type ClusterConfig struct {
 	// listener (ip:port); empty: the UDP listener's own address, which
 	// must then name one address (not 0.0.0.0).
 	SIPAddress string `yaml:"sip_address"`
+	// ConsoleURL is this node's operators' console as operators reach it,
+	// shown on the other nodes' consoles when this node holds the
+	// switchboard queues; empty: the console listener's address.
+	ConsoleURL string `yaml:"console_url"`
 	// Heartbeat is how often the node shows it is alive; DeadAfter how
 	// long the others wait before they stop relaying calls to a silent
 	// node (its phones then re-register elsewhere).
@@ -259,4 +265,40 @@ func mountCluster(mux *http.ServeMux, s *sipStack) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(nodes)
 	})
+}
+
+// queueHome tells the console which node holds the switchboard queues;
+// nil outside a cluster.
+func queueHome(s *sipStack) func() api.Home {
+	if s == nil || s.cluster == nil {
+		return nil
+	}
+	return func() api.Home {
+		n, local := s.cluster.QueueNode()
+		return api.Home{Node: n.Name, URL: n.Console, Here: local}
+	}
+}
+
+// consoleURLOf is the console address the other nodes' consoles show:
+// cluster.console_url, else the console listener's, with this node's
+// cluster SIP address when the listener names no address.
+func consoleURLOf(cfg Config, cs *consoleServer, sipAddr string) string {
+	if cfg.Cluster.ConsoleURL != "" || cs == nil {
+		return cfg.Cluster.ConsoleURL
+	}
+	scheme := "http"
+	if cs.tls {
+		scheme = "https"
+	}
+	ap, err := netip.ParseAddrPort(cs.ln.Addr().String())
+	if err != nil {
+		return ""
+	}
+	host := ap.Addr()
+	if host.IsUnspecified() {
+		if sa, err := netip.ParseAddrPort(sipAddr); err == nil {
+			host = sa.Addr()
+		}
+	}
+	return scheme + "://" + netip.AddrPortFrom(host, ap.Port()).String() + web.PathPrefix
 }

@@ -85,7 +85,7 @@ func newConsole(cfg Config, st store.Store, sip *sipStack, dir *directory.Direct
 			},
 			Softphone: func(r *http.Request, tenantID int64) api.Softphone {
 				return api.Softphone{WSURL: ws(r), Domain: domain(tenantID), ICEServers: ice}
-			}})
+			}, Home: queueHome(sip)})
 		a.Register(mux)
 		mux.Handle(api.Prefix, a.Require(apiH))
 		mux.Handle(web.PathPrefix, web.Handler())

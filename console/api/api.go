@@ -63,8 +63,18 @@ type Softphone struct {
 	ICEServers any    `json:"ice_servers"`
 }
 
+// Home says where the switchboard queues are: in a cluster one node
+// holds them (docs/cluster.md), and operators answer them on its console.
+type Home struct {
+	Node string `json:"node"`
+	URL  string `json:"url,omitempty"` // that node's console
+	Here bool   `json:"here"`          // this node holds them
+}
+
 // Deps are the API's collaborators.
 type Deps struct {
+	// Home, when set (a cluster), tells the page where the queues are.
+	Home      func() Home
 	Queue     *queue.Switchboard
 	Board     *board.Board
 	Directory Directory
@@ -141,6 +151,9 @@ type State struct {
 	Night     queue.Night           `json:"night"`
 	Me        Me                    `json:"me"`
 	Softphone Softphone             `json:"softphone"`
+	// SwitchboardHome is set in a cluster: the page points operators at
+	// the node holding the queues when it is not this one.
+	SwitchboardHome *Home `json:"switchboard_home,omitempty"`
 }
 
 // Me is the operator's own status.
@@ -159,6 +172,10 @@ func (a *api) snapshot(r *http.Request, u User) State {
 	}
 	if a.Softphone != nil {
 		st.Softphone = a.Softphone(r, u.TenantID)
+	}
+	if a.Home != nil {
+		h := a.Home()
+		st.SwitchboardHome = &h
 	}
 	return st
 }

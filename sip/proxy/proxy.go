@@ -216,7 +216,7 @@ const maxDialogs = 100000
 type locState struct {
 	Catalog
 	Locations
-	peers routing.Peers
+	peers Cluster
 }
 
 // Peer places a binding's node; every binding is ours outside a cluster.
@@ -227,9 +227,19 @@ func (s locState) Peer(node string) (string, bool, bool) {
 	return s.peers.Peer(node)
 }
 
+// QueueHome says which node holds the switchboard queues; this one
+// outside a cluster.
+func (s locState) QueueHome() (string, bool) {
+	if s.peers == nil {
+		return "", true
+	}
+	return s.peers.QueueHome()
+}
+
 // Cluster is what the proxy needs of the cluster it is a node of.
 type Cluster interface {
 	routing.Peers
+	routing.QueueHome
 	// IsPeer reports whether addr (ip:port) is another node's SIP
 	// address: requests from it are relays, Route entries naming it are
 	// hops of our calls. Nodes send over UDP from that very address.
@@ -283,7 +293,7 @@ func (p planState) GroupsOf(tenantID int64, number string) []store.Group {
 
 // stateOf combines the catalog and the location service into routing's
 // view, with the number plan when the catalog has it.
-func stateOf(cat Catalog, loc Locations, peers routing.Peers) routing.State {
+func stateOf(cat Catalog, loc Locations, peers Cluster) routing.State {
 	ls := locState{cat, loc, peers}
 	if pc, ok := cat.(PlanCatalog); ok {
 		ps := planState{locState: ls, PlanCatalog: pc}
@@ -315,11 +325,7 @@ func New(cat Catalog, loc Locations, a Authenticator, g Guard, send Sender, log 
 	if len(opt.Listeners) == 0 {
 		return nil, errors.New("proxy: no listeners")
 	}
-	var peers routing.Peers
-	if opt.Cluster != nil {
-		peers = opt.Cluster
-	}
-	p := &Proxy{st: stateOf(cat, loc, peers), cat: cat, authn: a, grd: g, send: send, log: log, opt: opt,
+	p := &Proxy{st: stateOf(cat, loc, opt.Cluster), cat: cat, authn: a, grd: g, send: send, log: log, opt: opt,
 		dialogs: map[string]dialogInfo{}, ringing: map[*call]ringingCall{}}
 	p.life, p.end = context.WithCancel(context.Background())
 	addrs, err := self.Parse(opt.Listeners, opt.Host)

@@ -419,6 +419,34 @@ const AppSwitchboard = "switchboard"
 // queueTarget puts a call to the switchboard into the operators' queue at
 // the media server (media/queue decides night service and overflow).
 func queueTarget(st State, tenant store.Tenant, d Decision) Decision {
+	if qh, ok := st.(QueueHome); ok {
+		if addr, local := qh.QueueHome(); !local {
+			// One node holds the queues of a cluster: the call goes to
+			// its media server through it (recorded here, where it
+			// entered).
+			d.Kind, d.Why = Fork, "switchboard queue of "+tenant.Name+" on node "+addr
+			d.Targets = []Target{{URI: "sip:" + cmp.Or(d.Dialled, tenant.SwitchboardNumber) + "@" + tenant.Domain, Transport: "udp", Destination: addr,
+				Route: []string{"<sip:" + addr + ";lr>"}, Number: tenant.SwitchboardNumber,
+				Relay: strconv.FormatInt(tenant.ID, 10) + ";" + RelaySwitchboard}}
+			return d
+		}
+	}
+	return localQueueTarget(st, tenant, d)
+}
+
+// QueueHome, when the State implements it, says which node of a cluster
+// holds the switchboard queues: calls to a switchboard number entering
+// another node are relayed to it (addr, its SIP address).
+type QueueHome interface {
+	QueueHome() (addr string, local bool)
+}
+
+// RelaySwitchboard is the number of a relayed call to the switchboard
+// queue in RelayHeader.
+const RelaySwitchboard = "@switchboard"
+
+// localQueueTarget sends the call to this node's switchboard queue.
+func localQueueTarget(st State, tenant store.Tenant, d Decision) Decision {
 	ms := mediaServer(st)
 	if ms == "" {
 		return d.reject(StatusTemporarilyUnavail, "Temporarily Unavailable", "no media server for the switchboard queue")

@@ -737,6 +737,12 @@ func relayed(req Request, st State) Decision {
 	if ps, ok := st.(tenantByID); ok {
 		tenant, _ = ps.Tenant(req.RelayTenant)
 	}
+	if req.RelayNumber == RelaySwitchboard {
+		if tenant.ID == 0 {
+			return reject(StatusNotFound, "Not Found", "relayed switchboard call for an unknown tenant")
+		}
+		return localQueueTarget(st, tenant, Decision{CalleeTenant: tenant, Dialled: req.URIUser})
+	}
 	for _, b := range st.Bindings(req.RelayTenant, req.RelayNumber) {
 		if !sameURI(b.Contact, req.URI) {
 			continue

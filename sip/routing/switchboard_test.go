@@ -2,6 +2,7 @@ package routing
 
 import (
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -104,5 +105,67 @@ func TestSwitchboardAndSystemCalls(t *testing.T) {
 				t.Errorf("dialling out presents %q, want the public switchboard number", d.Targets[0].Outbound.From)
 			}
 		})
+	}
+}
+
+// homeElsewhere is mediaPlan on a node of a cluster whose switchboard
+// queues another node holds (at home).
+type homeElsewhere struct {
+	mediaPlan
+	home string
+}
+
+func (h homeElsewhere) QueueHome() (string, bool) { return h.home, h.home == "" }
+
+// TestSwitchboardQueueHome: in a cluster, a call to the switchboard that
+// enters a node other than the queues' home is relayed there (and
+// recorded here, inbound); the home node puts a relayed switchboard call
+// in its own queue.
+func TestSwitchboardQueueHome(t *testing.T) {
+	pub := store.Tenant{Meta: store.Meta{ID: 1}, Name: "fjordvik", Domain: "fjordvik.test", OutsidePrefix: "0",
+		SwitchboardNumber: "+4723000100",
+		Ranges: []store.NumberRange{{Kind: store.RangeExtension, First: "100", Last: "199"},
+			{Kind: store.RangeDID, First: "+4723000100", Last: "+4723000199"}}}
+	trunk := store.Trunk{Meta: store.Meta{ID: 11}, TenantID: 1, Name: "telenor", Host: "sip.telenor.test", Port: 5060,
+		Transport: "udp", Priority: 1, Enabled: true, Routes: []string{"+"}}
+	ps := planState{
+		fakeState: fakeState{tenants: []store.Tenant{pub}},
+		dids:      map[string]DIDTarget{"+4723000100": {TenantID: 1, Kind: DIDSwitchboard, Number: "+4723000100"}},
+		trunks:    []store.Trunk{trunk},
+		peers:     map[netip.Addr]store.Trunk{netip.MustParseAddr("198.51.100.200"): trunk},
+	}
+	inbound := Request{Method: "INVITE", URIUser: "+4723000100", URIHost: "192.0.2.1", URI: "sip:+4723000100@192.0.2.1",
+		FromUser: "+4791234567", FromHost: "op.test", ToUser: "+4723000100", ToHost: "op.test", MaxForwards: 70,
+		Source: netip.MustParseAddr("198.51.100.200")}
+
+	away := homeElsewhere{mediaPlan{ps, "127.0.0.1:40000"}, "127.0.0.2:5060"}
+	d := Decide(inbound, away)
+	want := Target{URI: "sip:+4723000100@fjordvik.test", Transport: "udp", Destination: "127.0.0.2:5060",
+		Route: []string{"<sip:127.0.0.2:5060;lr>"}, Number: "+4723000100", Relay: "1;" + RelaySwitchboard}
+	if d.Kind != Fork || len(d.Targets) != 1 || d.Direction != DirInbound {
+		t.Fatalf("entering a node away from the queues: %v %s %+v", d.Kind, d.Why, d.Targets)
+	}
+	got := d.Targets[0]
+	got.CallerName, got.CallerIdentity = "", ""
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("relay target\n got %+v\nwant %+v", got, want)
+	}
+
+	home := homeElsewhere{mediaPlan{ps, "127.0.0.1:40000"}, ""}
+	d = Decide(inbound, home)
+	if d.Kind != Fork || len(d.Targets) != 1 || !d.Targets[0].Media || !strings.Contains(d.Targets[0].URI, AppSwitchboard) {
+		t.Fatalf("entering the queues' home: %v %s %+v", d.Kind, d.Why, d.Targets)
+	}
+	relayed := Request{Method: "INVITE", URIUser: "+4723000100", URIHost: "fjordvik.test", URI: "sip:+4723000100@fjordvik.test",
+		FromUser: "+4791234567", FromHost: "op.test", ToUser: "+4723000100", ToHost: "op.test", MaxForwards: 69,
+		RouteToUs: true, FromPeer: true, RelayTenant: 1, RelayNumber: RelaySwitchboard}
+	d = Decide(relayed, home)
+	if d.Kind != Fork || len(d.Targets) != 1 || !d.Targets[0].Media || !strings.Contains(d.Targets[0].URI, "tenant=1") ||
+		d.Direction != "" {
+		t.Fatalf("a relayed switchboard call at home: %v %s dir %q %+v", d.Kind, d.Why, d.Direction, d.Targets)
+	}
+	relayed.RelayTenant = 9
+	if d = Decide(relayed, home); d.Kind != Reject {
+		t.Errorf("a relayed switchboard call for an unknown tenant: %v %s", d.Kind, d.Why)
 	}
 }

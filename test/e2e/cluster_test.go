@@ -75,8 +75,6 @@ func (n *clusterNode) consoleLogin(t *testing.T, user string) *consoleClient {
 	jar, _ := cookiejar.New(nil)
 	u := strings.TrimSuffix(n.softphoneURL(t), "/softphone/")
 	c := &consoleClient{t: t, base: u, hc: &http.Client{Jar: jar, Timeout: 10 * time.Second}, user: user}
-	sb := &sbPBX{console: u}
-	_ = sb
 	body, _ := json.Marshal(map[string]string{"username": user, "password": sbPassword})
 	res, err := c.hc.Post(c.base+"/console/api/login", "application/json", strings.NewReader(string(body)))
 	if err != nil {
@@ -188,7 +186,7 @@ func TestClusterTwoNodes(t *testing.T) {
 	vmDir := t.TempDir()
 	a := startClusterNode(t, dsn, "a", "127.0.0.1", vmDir)
 	b := startClusterNode(t, dsn, "b", "127.0.0.2", vmDir)
-	a.mustCLI("tenant", "add", clTenant, "--domain", clDomain, "--ext-range", "2000-2999")
+	a.mustCLI("tenant", "add", clTenant, "--domain", clDomain, "--ext-range", "2000-2999", "--switchboard", "2000")
 	for _, e := range []struct{ n, name string }{{"2001", "Kari Nordmann"}, {"2002", "Ola Hansen"}, {"2003", "Per Olsen"}} {
 		a.mustCLI("ext", "add", e.n, "--tenant", clTenant, "--name", e.name, "--password", e2ePassword, "--no-answer-seconds", "5")
 	}
@@ -284,6 +282,51 @@ func TestClusterTwoNodes(t *testing.T) {
 		_ = vm.Hangup(ctx)
 	}
 	waitNotify(t, per, "Voice-Message: 1/0")
+
+	// The switchboard: one queue, on node a (its name sorts first),
+	// whichever node a call enters. 2002 on b calls the switchboard
+	// number; kari's console on a shows the call, the console on b points
+	// to a; kari answers on her desk phone and talks to 2002.
+	board.mustPost("available", map[string]bool{"available": true})
+	toQueue := make(chan placedCall, 1)
+	go func() {
+		c, err := ola.Call(ctx, "2000")
+		toQueue <- placedCall{c, err}
+	}()
+	var queued sbState
+	deadline := time.Now().Add(10 * time.Second)
+	for queued = board.state(); len(queued.Queue) != 1 && time.Now().Before(deadline); queued = board.state() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(queued.Queue) != 1 || queued.Queue[0].Caller != "2002" {
+		t.Fatalf("queue on a's console: %+v\n--- a:\n%s\n--- b:\n%s", queued.Queue, lastBytes(a.logText(), 3000), lastBytes(b.logText(), 3000))
+	}
+	if h := queued.SwitchboardHome; h == nil || !h.Here || h.Node != "a" {
+		t.Errorf("a's console: switchboard home %+v, want here (a)", h)
+	}
+	onB := b.consoleLogin(t, "kari").state()
+	if h := onB.SwitchboardHome; h == nil || h.Here || h.Node != "a" || !strings.HasPrefix(h.URL, "http://127.0.0.1:") {
+		t.Errorf("b's console: switchboard home %+v, want node a with its console URL", h)
+	}
+	if len(onB.Queue) != 0 {
+		t.Errorf("b's own queue holds %+v: the queue is a's", onB.Queue)
+	}
+	var caller *phone.Call
+	select {
+	case pc := <-toQueue:
+		if pc.err != nil {
+			t.Fatalf("call to the switchboard: %v", pc.err)
+		}
+		caller = pc.call
+	case <-time.After(10 * time.Second):
+		t.Fatal("the switchboard did not answer")
+	}
+	board.mustPost("queue/"+queued.Queue[0].ID+"/answer", struct{}{})
+	op := incoming(ctx, t, kari, "kari's desk phone (operator)", a, b)
+	talking(ctx, t, "2002 (b) <-> operator 2001 (a) through a's switchboard", caller, op)
+	if err := caller.Hangup(ctx); err != nil {
+		t.Fatalf("hangup: %v", err)
+	}
 
 	// Node a dies. 2001 re-registers on b (as a phone with b next in its
 	// DNS SRV set would) and is reachable there; nothing is lost.

@@ -222,6 +222,12 @@ type consoleClient struct {
 }
 
 type sbState struct {
+	// SwitchboardHome: in a cluster, the node holding the queues.
+	SwitchboardHome *struct {
+		Node string `json:"node"`
+		URL  string `json:"url"`
+		Here bool   `json:"here"`
+	} `json:"switchboard_home"`
 	Queue []struct {
 		ID         string    `json:"id"`
 		Caller     string    `json:"caller"`

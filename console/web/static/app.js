@@ -425,6 +425,7 @@ function applyState(s) {
   st.recent = Array.isArray(s.recent) ? s.recent.slice(0, RECENT_MAX) : [];
   setOperators(Array.isArray(s.operators) ? s.operators : []);
   st.night = s.night || { active: false, reason: '', target: '' };
+  st.home = s.switchboard_home || null;
   st.me = s.me || { available: false };
   st.softphone = s.softphone || null;
   st.stateLoaded = true;
@@ -734,6 +735,18 @@ function renderHeader() {
   if (!u) return;
   $('me-name').textContent = t('meName', { name: u.name || u.username, ext: u.extension || '–' });
   $('available').checked = Boolean(st.me.available);
+  // In a cluster one node holds the queues; on another node's console the
+  // operator is sent there (docs/cluster.md).
+  const h = st.home;
+  $('home-banner').hidden = !h || h.here;
+  if (h && !h.here) {
+    $('home-text').textContent = t('homeElsewhere', { node: h.node });
+    $('home-link').hidden = !h.url;
+    if (h.url) {
+      $('home-link').href = h.url;
+      $('home-link').textContent = t('homeOpen');
+    }
+  }
   const n = st.night || {};
   $('night-banner').hidden = !n.active;
   if (n.active) {

@@ -37,6 +37,8 @@ export const strings = {
     connLost: 'Mistet forbindelsen til serveren – kobler til igjen …',
     // night service
     nightActive: 'Nattjeneste er på:',
+    homeElsewhere: 'Sentralbordkøen betjenes fra node {node}. Svar på anrop der.',
+    homeOpen: 'Åpne konsollet på den noden',
     nightReason: '{reason}.',
     nightReasonClosed: 'sentralbordet er stengt (åpningstid)',
     nightReasonNoOperator: 'ingen operatør er pålogget køen',
@@ -262,6 +264,8 @@ export const strings = {
     connConnecting: 'Connecting …',
     connLost: 'Lost the connection to the server – reconnecting …',
     nightActive: 'Night service is on:',
+    homeElsewhere: 'The switchboard queue is served from node {node}. Answer calls there.',
+    homeOpen: 'Open the console on that node',
     nightReason: '{reason}.',
     nightReasonClosed: 'the switchboard is closed (opening hours)',
     nightReasonNoOperator: 'no operator is logged in to the queue',
