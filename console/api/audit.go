@@ -77,10 +77,10 @@ func (a *api) audited(h handler) handler {
 	return func(w http.ResponseWriter, r *http.Request, u User) {
 		n := &auditNote{}
 		r = r.WithContext(context.WithValue(r.Context(), noteKey{}, n))
-		sw := &statusWriter{ResponseWriter: w}
+		sw := audit.NewStatusWriter(w)
 		h(sw, r, u)
 		action, target := auditAction(r)
-		code := sw.status()
+		code := sw.Status()
 		kv := n.kv
 		e := store.AuditEntry{Actor: audit.Operator(u.Username), Role: store.AuditRoleOperator, Action: action,
 			Target: target, Source: r.RemoteAddr, TenantID: u.TenantID, Outcome: store.AuditOK}
@@ -88,13 +88,10 @@ func (a *api) audited(h handler) handler {
 			e.Role = store.AuditRoleAdmin
 		}
 		if code >= 400 {
-			e.Outcome = store.AuditError
-			if code == http.StatusUnauthorized || code == http.StatusForbidden {
-				e.Outcome = store.AuditDenied
-			}
+			e.Outcome = audit.Outcome(code)
 			kv = append(kv, "status", strconv.Itoa(code))
 			var eb ErrorBody
-			if json.Unmarshal(sw.body, &eb) == nil && eb.Error != "" {
+			if json.Unmarshal(sw.ErrorBody(), &eb) == nil && eb.Error != "" {
 				kv = append(kv, "error", eb.Error)
 			}
 		}
@@ -108,42 +105,4 @@ func (a *api) audited(h handler) handler {
 		e.Detail = audit.Detail(kv...)
 		a.Audit.Record(e)
 	}
-}
-
-// maxErrorBody bounds the error answer kept for the audit entry.
-const maxErrorBody = 2 << 10
-
-// statusWriter remembers the status code and, for errors, the start of
-// the body (the console API's {"error": ...}).
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-	body []byte
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	if w.code >= 400 && len(w.body) < maxErrorBody {
-		w.body = append(w.body, b[:min(len(b), maxErrorBody-len(w.body))]...)
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection's writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (w *statusWriter) status() int {
-	if w.code == 0 {
-		return http.StatusOK
-	}
-	return w.code
 }

@@ -4,36 +4,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/sentralpbx/sentral/audit"
 	"github.com/sentralpbx/sentral/console/board"
 	"github.com/sentralpbx/sentral/directory/search"
 	"github.com/sentralpbx/sentral/media/queue"
-	"github.com/sentralpbx/sentral/store"
 )
 
-type recorder struct {
-	mu sync.Mutex
-	es []store.AuditEntry
-}
-
-func (r *recorder) Record(e store.AuditEntry) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.es = append(r.es, e)
-}
-
-func (r *recorder) take() []store.AuditEntry {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	es := r.es
-	r.es = nil
-	return es
-}
+type recorder = audit.Memory
 
 // TestAuditActions: every action an operator takes is recorded, with its
 // target, details, source and outcome; reads are not.
@@ -67,7 +49,7 @@ func TestAuditActions(t *testing.T) {
 		{"admin", "switchboard", `{"hours": "mon-fri 08:00-15:30", "night_target": "voicemail:2001"}`, "switchboard.update", "", "admin", "ok", `"night_target":"voicemail:2001"`},
 	} {
 		do(t, srv, "POST", Prefix+c.path, c.body, c.user)
-		es := rec.take()
+		es := rec.Take()
 		if len(es) != 1 {
 			t.Errorf("POST %s: recorded %+v, want one entry", c.path, es)
 			continue
@@ -82,7 +64,7 @@ func TestAuditActions(t *testing.T) {
 	// Reads and requests without a user are not actions.
 	do(t, srv, "GET", Prefix+"switchboard", "", "kari")
 	do(t, srv, "POST", Prefix+"available", `{"available": true}`, "")
-	if es := rec.take(); len(es) != 0 {
+	if es := rec.Take(); len(es) != 0 {
 		t.Errorf("recorded %+v for a read and an unauthenticated request", es)
 	}
 }

@@ -3,30 +3,13 @@ package auth
 import (
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/sentralpbx/sentral/audit"
 	"github.com/sentralpbx/sentral/store"
 )
 
-type recorder struct {
-	mu sync.Mutex
-	es []store.AuditEntry
-}
-
-func (r *recorder) Record(e store.AuditEntry) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.es = append(r.es, e)
-}
-
-func (r *recorder) take() []store.AuditEntry {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	es := r.es
-	r.es = nil
-	return es
-}
+type recorder = audit.Memory
 
 // TestAuditLogins: logins ok and failed (with the name tried, never the
 // password), lock-outs and logouts reach the audit log with the client's
@@ -51,7 +34,7 @@ func TestAuditLogins(t *testing.T) {
 	if a := e.login("nobody", "feil-passord"); a.status != http.StatusUnauthorized {
 		t.Fatalf("unknown user: %s", a)
 	}
-	es := rec.take()
+	es := rec.Take()
 	if len(es) != 2 {
 		t.Fatalf("recorded %+v, want 2 failed logins", es)
 	}
@@ -62,7 +45,7 @@ func TestAuditLogins(t *testing.T) {
 	}
 
 	token, csrf := e.session()
-	es = rec.take()
+	es = rec.Take()
 	if len(es) != 1 {
 		t.Fatalf("recorded %+v, want 1 login", es)
 	}
@@ -71,7 +54,7 @@ func TestAuditLogins(t *testing.T) {
 	if a := e.do("POST", LogoutPath, "", token, csrf); a.status != http.StatusNoContent {
 		t.Fatalf("logout: %s", a)
 	}
-	es = rec.take()
+	es = rec.Take()
 	if len(es) != 1 {
 		t.Fatalf("recorded %+v, want 1 logout", es)
 	}
@@ -81,7 +64,7 @@ func TestAuditLogins(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		e.login("kari", "feil-passord")
 	}
-	es = rec.take()
+	es = rec.Take()
 	if len(es) != 6 {
 		t.Fatalf("recorded %d entries, want 5 failures and a lock-out: %+v", len(es), es)
 	}
@@ -93,7 +76,7 @@ func TestAuditLogins(t *testing.T) {
 	if a := e.login("kari", password); a.status != http.StatusLocked {
 		t.Fatalf("locked login: %s", a)
 	}
-	es = rec.take()
+	es = rec.Take()
 	if len(es) != 1 {
 		t.Fatalf("recorded %+v, want 1 refused login", es)
 	}

@@ -39,7 +39,7 @@ func (a *API) audited(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := audit.NewStatusWriter(w)
 		next.ServeHTTP(sw, r)
 		// The mux has set r.Pattern and the path values on r.
 		e := store.AuditEntry{
@@ -48,8 +48,8 @@ func (a *API) audited(next http.Handler) http.Handler {
 			Action:  actionName(r.Method, r.Pattern),
 			Target:  r.URL.Path,
 			Source:  r.RemoteAddr,
-			Detail:  audit.Detail("method", r.Method, "status", strconv.Itoa(sw.status())),
-			Outcome: outcome(sw.status()),
+			Detail:  audit.Detail("method", r.Method, "status", strconv.Itoa(sw.Status())),
+			Outcome: audit.Outcome(sw.Status()),
 		}
 		if name := r.PathValue("tenant"); name != "" && a.cat != nil {
 			if t, ok := a.cat.TenantByName(name); ok {
@@ -58,18 +58,6 @@ func (a *API) audited(next http.Handler) http.Handler {
 		}
 		a.audit.Record(e)
 	})
-}
-
-// outcome classifies a status code: refusals of who is asking are
-// denied, every other failure an error.
-func outcome(code int) string {
-	switch {
-	case code < 400:
-		return store.AuditOK
-	case code == http.StatusUnauthorized, code == http.StatusForbidden, code == http.StatusLocked, code == http.StatusTooManyRequests:
-		return store.AuditDenied
-	}
-	return store.AuditError
 }
 
 // actionName names the action of a request by its method and the route
@@ -143,34 +131,4 @@ func isDigits(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-// statusWriter remembers the status code a handler answered with.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the connection's writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (w *statusWriter) status() int {
-	if w.code == 0 {
-		return http.StatusOK
-	}
-	return w.code
 }

@@ -7,34 +7,17 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.uber.org/zap"
 
+	"github.com/sentralpbx/sentral/audit"
 	"github.com/sentralpbx/sentral/store"
 	"github.com/sentralpbx/sentral/store/backend"
 	"github.com/sentralpbx/sentral/store/catalog"
 )
 
-type fakeRecorder struct {
-	mu sync.Mutex
-	es []store.AuditEntry
-}
-
-func (f *fakeRecorder) Record(e store.AuditEntry) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.es = append(f.es, e)
-}
-
-func (f *fakeRecorder) take() []store.AuditEntry {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	es := f.es
-	f.es = nil
-	return es
-}
+type fakeRecorder = audit.Memory
 
 func TestActionName(t *testing.T) {
 	for _, tt := range []struct{ method, pattern, want string }{
@@ -111,7 +94,7 @@ func TestAuditMiddleware(t *testing.T) {
 	do("POST", "/api/v1/operators/kari/unlock", "")
 	do("POST", "/api/v1/nothing/here", "")
 
-	got := rec.take()
+	got := rec.Take()
 	want := []struct {
 		action, target, outcome, status string
 		tenant                          int64
@@ -148,7 +131,7 @@ func TestAuditMiddleware(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if es := rec.take(); len(es) != 0 || resp.StatusCode != 200 {
+	if es := rec.Take(); len(es) != 0 || resp.StatusCode != 200 {
 		t.Errorf("GET through Handler: %d, recorded %+v", resp.StatusCode, es)
 	}
 }
