@@ -19,6 +19,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -98,9 +99,18 @@ type Cluster struct {
 	in       chan Notice
 	started  time.Time
 
+	leaving atomic.Bool // Leave was called: no more heartbeats
+
 	mu    sync.RWMutex
 	nodes map[string]Node
+	// known are the other nodes seen within rememberFor, alive or not:
+	// calls through a node that has left still end through it.
+	known map[string]Node
 }
+
+// rememberFor is how long a node that left or died is still trusted as a
+// hop of calls that went through it.
+const rememberFor = time.Hour
 
 // New returns the membership of node opt.Node in the cluster on the
 // PostgreSQL database dsn; Run joins it.
@@ -125,7 +135,7 @@ func New(dsn string, opt Options) (*Cluster, error) {
 		opt.Log = zap.NewNop()
 	}
 	return &Cluster{dsn: dsn, opt: opt, self: unmap(self), handlers: map[string]Handler{},
-		out: make(chan Notice, 4096), in: make(chan Notice, 4096), nodes: map[string]Node{}}, nil
+		out: make(chan Notice, 4096), in: make(chan Notice, 4096), nodes: map[string]Node{}, known: map[string]Node{}}, nil
 }
 
 // Node returns this node's name.
@@ -180,8 +190,15 @@ func (c *Cluster) Peer(node string) (addr string, local, alive bool) {
 	return n.SIPAddr, false, n.Alive
 }
 
+// Leave takes this node out of the cluster while it keeps running (a
+// drain): its row goes, so the others stop relaying new calls to its
+// phones and another node takes the switchboard queues; calls that went
+// through it still end through it, and it still hears the others.
+func (c *Cluster) Leave() { c.leaving.Store(true) }
+
 // IsPeer reports whether addr (ip:port) is the SIP address of another
-// live node.
+// node seen within the last hour: requests from it are relays or hops of
+// calls through it, even when it has left since.
 func (c *Cluster) IsPeer(addr string) bool {
 	ap, err := netip.ParseAddrPort(addr)
 	if err != nil {
@@ -193,11 +210,9 @@ func (c *Cluster) IsPeer(addr string) bool {
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	for _, n := range c.nodes {
-		if n.Alive && n.Name != c.opt.Node {
-			if p, err := netip.ParseAddrPort(n.SIPAddr); err == nil && unmap(p) == ap {
-				return true
-			}
+	for _, n := range c.known {
+		if p, err := netip.ParseAddrPort(n.SIPAddr); err == nil && unmap(p) == ap {
+			return true
 		}
 	}
 	return false
@@ -211,11 +226,18 @@ func (c *Cluster) IsPeer(addr string) bool {
 func (c *Cluster) QueueNode() (node Node, local bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	best := Node{Name: c.opt.Node, SIPAddr: c.self.String(), Console: c.opt.ConsoleURL, Alive: true}
+	var best Node
+	if !c.leaving.Load() {
+		best = Node{Name: c.opt.Node, SIPAddr: c.self.String(), Console: c.opt.ConsoleURL, Alive: true}
+	}
 	for _, n := range c.nodes {
-		if n.Alive && n.Name < best.Name {
+		if n.Alive && n.Name != c.opt.Node && (best.Name == "" || n.Name < best.Name) {
 			best = n
 		}
+	}
+	if best.Name == "" {
+		// Leaving, and nobody else: we are all there is.
+		best = Node{Name: c.opt.Node, SIPAddr: c.self.String(), Console: c.opt.ConsoleURL, Alive: true}
 	}
 	return best, best.Name == c.opt.Node
 }
@@ -338,7 +360,11 @@ func (c *Cluster) heartbeat(ctx context.Context) {
 func (c *Cluster) beat(ctx context.Context, conn *pgx.Conn) error {
 	bctx, cancel := context.WithTimeout(ctx, c.opt.DeadAfter)
 	defer cancel()
-	if _, err := conn.Exec(bctx, `INSERT INTO cluster_nodes (name, sip_addr, console_url, started_at, seen_at) VALUES ($1, $2, $3, $4, now())
+	if c.leaving.Load() {
+		if _, err := conn.Exec(bctx, "DELETE FROM cluster_nodes WHERE name = $1", c.opt.Node); err != nil {
+			return fmt.Errorf("leave: %w", err)
+		}
+	} else if _, err := conn.Exec(bctx, `INSERT INTO cluster_nodes (name, sip_addr, console_url, started_at, seen_at) VALUES ($1, $2, $3, $4, now())
 		ON CONFLICT (name) DO UPDATE SET sip_addr = EXCLUDED.sip_addr, console_url = EXCLUDED.console_url,
 		started_at = EXCLUDED.started_at, seen_at = now()`,
 		c.opt.Node, c.self.String(), c.opt.ConsoleURL, c.started); err != nil {
@@ -369,6 +395,18 @@ func (c *Cluster) beat(ctx context.Context, conn *pgx.Conn) error {
 		}
 	}
 	c.nodes = next
+	now := time.Now()
+	for name, n := range next {
+		if name != c.opt.Node {
+			n.Seen = now // by our clock: only for forgetting
+			c.known[name] = n
+		}
+	}
+	for name, n := range c.known {
+		if now.Sub(n.Seen) > rememberFor {
+			delete(c.known, name)
+		}
+	}
 	c.mu.Unlock()
 	if changed {
 		for _, n := range nodes {

@@ -156,10 +156,46 @@ func TestTwoNodes(t *testing.T) {
 	if _, _, alive := a.Peer("b"); !alive {
 		t.Log("b already gone")
 	}
-	eventually(t, "a forgets b after it left", func() bool {
+	eventually(t, "a sees b gone after it left", func() bool {
 		_, _, alive := a.Peer("b")
-		return !alive && !a.IsPeer("127.0.0.2:5062")
+		return !alive
 	})
+	if !a.IsPeer("127.0.0.2:5062") {
+		t.Error("a no longer trusts b's address: calls through b could not end through it")
+	}
+}
+
+// TestLeave: a node that leaves (drains) stops being alive for the others
+// and hands the switchboard queues to the next node, while both still
+// trust each other's addresses and exchange notices.
+func TestLeave(t *testing.T) {
+	dsn := migrated(t)
+	a, boxA, _ := join(t, dsn, "a", "127.0.0.1:5060")
+	b, _, _ := join(t, dsn, "b", "127.0.0.2:5062")
+	eventually(t, "both alive", func() bool {
+		_, _, x := a.Peer("b")
+		_, _, y := b.Peer("a")
+		return x && y
+	})
+	if n, local := b.QueueNode(); n.Name != "a" || local {
+		t.Errorf("queues on %q (local %v), want a", n.Name, local)
+	}
+	if n, local := a.QueueNode(); n.Name != "a" || !local {
+		t.Errorf("a: queues on %q (local %v), want a, local", n.Name, local)
+	}
+	a.Leave()
+	eventually(t, "b sees a gone", func() bool { _, _, alive := b.Peer("a"); return !alive })
+	if n, local := b.QueueNode(); n.Name != "b" || !local {
+		t.Errorf("b after a left: queues on %q (local %v), want b", n.Name, local)
+	}
+	if n, local := a.QueueNode(); n.Name != "b" || local || n.SIPAddr != "127.0.0.2:5062" {
+		t.Errorf("a after leaving: queues on %+v (local %v), want b", n, local)
+	}
+	if !b.IsPeer("127.0.0.1:5060") || !a.IsPeer("127.0.0.2:5062") {
+		t.Error("a node that left is no longer a trusted hop")
+	}
+	b.Publish("hello", "still-listening")
+	eventually(t, "a still hears b", func() bool { g, _ := boxA.snapshot(); return len(g) == 1 })
 }
 
 // TestDeadNode: a node that stops heartbeating without leaving (killed)
@@ -180,7 +216,7 @@ func TestDeadNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "a knows k", func() bool { addr, _, _ := a.Peer("k"); return addr != "" })
-	if _, _, alive := a.Peer("k"); alive || a.IsPeer("127.0.0.3:5060") {
+	if _, _, alive := a.Peer("k"); alive {
 		t.Error("a node silent for 10 s counts as alive")
 	}
 }
