@@ -2,21 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,119 +21,8 @@ import (
 	"github.com/sentralpbx/sentral/provisioning/adminapi"
 	"github.com/sentralpbx/sentral/store/backend"
 	"github.com/sentralpbx/sentral/store/catalog"
+	"github.com/sentralpbx/sentral/test/testpki"
 )
-
-// testPKI is a throwaway CA with a server certificate for 127.0.0.1, ::1
-// and localhost, a client certificate it signed, and a client certificate
-// of another CA: PEM files in a temporary directory.
-type testPKI struct {
-	ca, serverCert, serverKey, clientCert, clientKey, strangerCert, strangerKey string
-}
-
-func newTestPKI(t *testing.T) testPKI {
-	t.Helper()
-	dir := t.TempDir()
-	caCert, caKey := testCA(t, "Sentral test CA")
-	otherCert, otherKey := testCA(t, "Someone else's CA")
-	p := testPKI{ca: writePEM(t, dir, "ca.pem", "CERTIFICATE", caCert.Raw)}
-	p.serverCert, p.serverKey = testLeaf(t, dir, "server", caCert, caKey, x509.ExtKeyUsageServerAuth)
-	p.clientCert, p.clientKey = testLeaf(t, dir, "client", caCert, caKey, x509.ExtKeyUsageClientAuth)
-	p.strangerCert, p.strangerKey = testLeaf(t, dir, "stranger", otherCert, otherKey, x509.ExtKeyUsageClientAuth)
-	return p
-}
-
-func testSerial(t *testing.T) *big.Int {
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-func testCA(t *testing.T, name string) (*x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          testSerial(t),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, key
-}
-
-func testLeaf(t *testing.T, dir, name string, ca *x509.Certificate, caKey *ecdsa.PrivateKey, usage x509.ExtKeyUsage) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: testSerial(t),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-	}
-	if usage == x509.ExtKeyUsageServerAuth {
-		tmpl.DNSNames = []string{"localhost"}
-		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return writePEM(t, dir, name+".pem", "CERTIFICATE", der), writePEM(t, dir, name+"-key.pem", "EC PRIVATE KEY", keyDER)
-}
-
-func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// clientFor is an HTTPS client trusting the PKI's CA, presenting the
-// given certificate ("" for none).
-func (p testPKI) clientFor(t *testing.T, cert, key string) *http.Client {
-	t.Helper()
-	raw, err := os.ReadFile(p.ca)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(raw)
-	cfg := &tls.Config{RootCAs: pool}
-	if cert != "" {
-		c, err := tls.LoadX509KeyPair(cert, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Certificates = []tls.Certificate{c}
-	}
-	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
-}
 
 // startAdminTLS serves the admin mux as serve does (adminapi with a SIP
 // ban, /readyz) on a loopback listener wrapped by adminListener, and
@@ -189,24 +70,24 @@ func getStatus(c *http.Client, url string) (int, error) {
 }
 
 func TestAdminTLSConfigValidation(t *testing.T) {
-	p := newTestPKI(t)
+	p := testpki.New(t, t.TempDir())
 	for _, tc := range []struct {
 		env  []string
 		want string
 	}{
-		{[]string{"SENTRAL_ADMIN_TLS_CERT=" + p.serverCert}, "admin.tls_cert and admin.tls_key: give both"},
-		{[]string{"SENTRAL_ADMIN_TLS_KEY=" + p.serverKey}, "admin.tls_cert and admin.tls_key: give both"},
-		{[]string{"SENTRAL_ADMIN_CLIENT_CA=" + p.ca}, "admin.client_ca needs admin.tls_cert and admin.tls_key"},
+		{[]string{"SENTRAL_ADMIN_TLS_CERT=" + p.ServerCert}, "admin.tls_cert and admin.tls_key: give both"},
+		{[]string{"SENTRAL_ADMIN_TLS_KEY=" + p.ServerKey}, "admin.tls_cert and admin.tls_key: give both"},
+		{[]string{"SENTRAL_ADMIN_CLIENT_CA=" + p.CA}, "admin.client_ca needs admin.tls_cert and admin.tls_key"},
 	} {
 		if _, err := LoadConfig("", tc.env); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v, want %q", tc.env, err, tc.want)
 		}
 	}
-	cfg, err := LoadConfig("", []string{"SENTRAL_ADMIN_TLS_CERT=" + p.serverCert, "SENTRAL_ADMIN_TLS_KEY=" + p.serverKey, "SENTRAL_ADMIN_CLIENT_CA=" + p.ca})
+	cfg, err := LoadConfig("", []string{"SENTRAL_ADMIN_TLS_CERT=" + p.ServerCert, "SENTRAL_ADMIN_TLS_KEY=" + p.ServerKey, "SENTRAL_ADMIN_CLIENT_CA=" + p.CA})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Admin.ClientCA != p.ca {
+	if cfg.Admin.ClientCA != p.CA {
 		t.Fatalf("admin.client_ca = %q", cfg.Admin.ClientCA)
 	}
 
@@ -217,10 +98,10 @@ func TestAdminTLSConfigValidation(t *testing.T) {
 		ac   AdminConfig
 		want string
 	}{
-		{AdminConfig{TLSCert: missing, TLSKey: p.serverKey}, "admin.tls_cert " + missing},
-		{AdminConfig{TLSCert: p.serverCert, TLSKey: p.clientKey}, "admin.tls_key"},
-		{AdminConfig{TLSCert: p.serverCert, TLSKey: p.serverKey, ClientCA: missing}, "admin.client_ca " + missing},
-		{AdminConfig{TLSCert: p.serverCert, TLSKey: p.serverKey, ClientCA: p.serverKey}, "admin.client_ca " + p.serverKey + ": no PEM certificate"},
+		{AdminConfig{TLSCert: missing, TLSKey: p.ServerKey}, "admin.tls_cert " + missing},
+		{AdminConfig{TLSCert: p.ServerCert, TLSKey: p.ClientKey}, "admin.tls_key"},
+		{AdminConfig{TLSCert: p.ServerCert, TLSKey: p.ServerKey, ClientCA: missing}, "admin.client_ca " + missing},
+		{AdminConfig{TLSCert: p.ServerCert, TLSKey: p.ServerKey, ClientCA: p.ServerKey}, "admin.client_ca " + p.ServerKey + ": no PEM certificate"},
 	} {
 		raw, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -239,14 +120,14 @@ func TestAdminTLSConfigValidation(t *testing.T) {
 }
 
 func TestAdminTLSServesReadyz(t *testing.T) {
-	p := newTestPKI(t)
-	addr := startAdminTLS(t, newCLI(t), AdminConfig{TLSCert: p.serverCert, TLSKey: p.serverKey})
-	client := p.clientFor(t, "", "")
+	p := testpki.New(t, t.TempDir())
+	addr := startAdminTLS(t, newCLI(t), AdminConfig{TLSCert: p.ServerCert, TLSKey: p.ServerKey})
+	client := p.Client(t, "", "")
 	if code, err := getStatus(client, "https://"+addr+"/readyz"); err != nil || code != http.StatusOK {
 		t.Fatalf("https /readyz: %d %v", code, err)
 	}
 	// HTTP/2 is offered too.
-	h2 := p.clientFor(t, "", "")
+	h2 := p.Client(t, "", "")
 	h2.Transport.(*http.Transport).ForceAttemptHTTP2 = true
 	res, err := h2.Get("https://" + addr + "/readyz")
 	if err != nil {
@@ -257,7 +138,7 @@ func TestAdminTLSServesReadyz(t *testing.T) {
 		t.Fatalf("h2 /readyz: %s %d", res.Proto, res.StatusCode)
 	}
 	// TLS 1.1 and older are refused.
-	old := p.clientFor(t, "", "")
+	old := p.Client(t, "", "")
 	old.Transport.(*http.Transport).TLSClientConfig.MaxVersion = tls.VersionTLS11
 	old.Transport.(*http.Transport).TLSClientConfig.MinVersion = tls.VersionTLS10
 	if _, err := getStatus(old, "https://"+addr+"/readyz"); err == nil {
@@ -267,7 +148,7 @@ func TestAdminTLSServesReadyz(t *testing.T) {
 	if code, err := getStatus(&http.Client{Timeout: 5 * time.Second}, "http://"+addr+"/readyz"); err == nil && code == http.StatusOK {
 		t.Fatal("plain http /readyz answered 200 on the TLS listener")
 	}
-	if got := adminURL(fakeAddrListener(addr), AdminConfig{TLSCert: p.serverCert}); got != "https://"+addr {
+	if got := adminURL(fakeAddrListener(addr), AdminConfig{TLSCert: p.ServerCert}); got != "https://"+addr {
 		t.Fatalf("adminURL %q", got)
 	}
 	if got := adminURL(fakeAddrListener(addr), AdminConfig{}); got != "http://"+addr {
@@ -284,20 +165,21 @@ func (f fakeAddrListener) Addr() net.Addr {
 }
 
 func TestAdminMutualTLS(t *testing.T) {
-	p := newTestPKI(t)
-	addr := startAdminTLS(t, newCLI(t), AdminConfig{TLSCert: p.serverCert, TLSKey: p.serverKey, ClientCA: p.ca})
+	p := testpki.New(t, t.TempDir())
+	addr := startAdminTLS(t, newCLI(t), AdminConfig{TLSCert: p.ServerCert, TLSKey: p.ServerKey, ClientCA: p.CA})
 	url := "https://" + addr + "/readyz"
-	if code, err := getStatus(p.clientFor(t, "", ""), url); err == nil {
+	if code, err := getStatus(p.Client(t, "", ""), url); err == nil {
 		t.Fatalf("client without a certificate: %d, want refused", code)
 	}
-	if code, err := getStatus(p.clientFor(t, p.strangerCert, p.strangerKey), url); err == nil {
+	strangerCert, strangerKey := p.ForeignClient(t, "stranger")
+	if code, err := getStatus(p.Client(t, strangerCert, strangerKey), url); err == nil {
 		t.Fatalf("client with another CA's certificate: %d, want refused", code)
 	}
-	if code, err := getStatus(p.clientFor(t, p.clientCert, p.clientKey), url); err != nil || code != http.StatusOK {
+	if code, err := getStatus(p.Client(t, p.ClientCert, p.ClientKey), url); err != nil || code != http.StatusOK {
 		t.Fatalf("client with a certificate of admin.client_ca: %d %v", code, err)
 	}
 	// TLS 1.2 with a client certificate works as well.
-	c12 := p.clientFor(t, p.clientCert, p.clientKey)
+	c12 := p.Client(t, p.ClientCert, p.ClientKey)
 	c12.Transport.(*http.Transport).TLSClientConfig.MaxVersion = tls.VersionTLS12
 	if code, err := getStatus(c12, url); err != nil || code != http.StatusOK {
 		t.Fatalf("TLS 1.2 client with a certificate: %d %v", code, err)
@@ -305,12 +187,12 @@ func TestAdminMutualTLS(t *testing.T) {
 }
 
 func TestAdminTLSCLI(t *testing.T) {
-	p := newTestPKI(t)
+	p := testpki.New(t, t.TempDir())
 	c := newCLI(t)
-	addr := startAdminTLS(t, c, AdminConfig{TLSCert: p.serverCert, TLSKey: p.serverKey})
+	addr := startAdminTLS(t, c, AdminConfig{TLSCert: p.ServerCert, TLSKey: p.ServerKey})
 	base := "https://" + addr
 
-	if out := c.ok("sip", "bans", "--server", base, "--ca-file", p.ca); !strings.Contains(out, "203.0.113.9") {
+	if out := c.ok("sip", "bans", "--server", base, "--ca-file", p.CA); !strings.Contains(out, "203.0.113.9") {
 		t.Fatalf("bans over https:\n%s", out)
 	}
 	errs := c.fail(exitUser, "sip", "bans", "--server", base)
@@ -320,18 +202,18 @@ func TestAdminTLSCLI(t *testing.T) {
 	if errs := c.fail(exitUser, "sip", "bans", "--server", "http://"+addr); !strings.Contains(errs, "speaks HTTPS: give --server an https:// URL") {
 		t.Fatalf("http:// to the TLS listener: %s", errs)
 	}
-	if errs := c.fail(exitUser, "sip", "bans", "--server", "https://"+addr, "--ca-file", p.serverKey); !strings.Contains(errs, "--ca-file "+p.serverKey+": no PEM certificate") {
+	if errs := c.fail(exitUser, "sip", "bans", "--server", "https://"+addr, "--ca-file", p.ServerKey); !strings.Contains(errs, "--ca-file "+p.ServerKey+": no PEM certificate") {
 		t.Fatalf("--ca-file with a key: %s", errs)
 	}
-	if errs := c.fail(exitUser, "sip", "bans", "--server", base, "--ca-file", p.ca, "--client-cert", p.clientCert); !strings.Contains(errs, "--client-cert and --client-key") {
+	if errs := c.fail(exitUser, "sip", "bans", "--server", base, "--ca-file", p.CA, "--client-cert", p.ClientCert); !strings.Contains(errs, "--client-cert and --client-key") {
 		t.Fatalf("--client-cert alone: %s", errs)
 	}
 
 	// Without --server: admin.listen, over https because admin.tls_cert
 	// is set; the CA from the environment.
 	env := &cli{t: t, db: c.db, env: []string{
-		"SENTRAL_ADMIN_LISTEN=" + addr, "SENTRAL_ADMIN_TLS_CERT=" + p.serverCert, "SENTRAL_ADMIN_TLS_KEY=" + p.serverKey,
-		"SENTRAL_CA_FILE=" + p.ca,
+		"SENTRAL_ADMIN_LISTEN=" + addr, "SENTRAL_ADMIN_TLS_CERT=" + p.ServerCert, "SENTRAL_ADMIN_TLS_KEY=" + p.ServerKey,
+		"SENTRAL_CA_FILE=" + p.CA,
 	}}
 	// trunk status reaches the server too (which has no trunks: no SIP).
 	if errs := env.fail(exitInternal, "trunk", "status"); !strings.Contains(errs, "SIP is not running") {
@@ -343,24 +225,24 @@ func TestAdminTLSCLI(t *testing.T) {
 }
 
 func TestAdminTLSCLIMutual(t *testing.T) {
-	p := newTestPKI(t)
+	p := testpki.New(t, t.TempDir())
 	c := newCLI(t)
-	base := "https://" + startAdminTLS(t, c, AdminConfig{TLSCert: p.serverCert, TLSKey: p.serverKey, ClientCA: p.ca})
-	errs := c.fail(exitUser, "sip", "bans", "--server", base, "--ca-file", p.ca)
+	base := "https://" + startAdminTLS(t, c, AdminConfig{TLSCert: p.ServerCert, TLSKey: p.ServerKey, ClientCA: p.CA})
+	errs := c.fail(exitUser, "sip", "bans", "--server", base, "--ca-file", p.CA)
 	if !strings.Contains(errs, "pass --client-cert and --client-key") {
 		t.Fatalf("without a client certificate: %s", errs)
 	}
-	if out := c.ok("sip", "bans", "--server", base, "--ca-file", p.ca, "--client-cert", p.clientCert, "--client-key", p.clientKey); !strings.Contains(out, "203.0.113.9") {
+	if out := c.ok("sip", "bans", "--server", base, "--ca-file", p.CA, "--client-cert", p.ClientCert, "--client-key", p.ClientKey); !strings.Contains(out, "203.0.113.9") {
 		t.Fatalf("bans over mTLS:\n%s", out)
 	}
-	c.env = []string{"SENTRAL_CA_FILE=" + p.ca, "SENTRAL_CLIENT_CERT=" + p.clientCert, "SENTRAL_CLIENT_KEY=" + p.clientKey}
+	c.env = []string{"SENTRAL_CA_FILE=" + p.CA, "SENTRAL_CLIENT_CERT=" + p.ClientCert, "SENTRAL_CLIENT_KEY=" + p.ClientKey}
 	if out := c.ok("sip", "bans", "--server", base); !strings.Contains(out, "203.0.113.9") {
 		t.Fatalf("bans over mTLS, certificates from the environment:\n%s", out)
 	}
 }
 
 func TestAdminListenerWarnsOffLoopback(t *testing.T) {
-	p := newTestPKI(t)
+	p := testpki.New(t, t.TempDir())
 	for _, tc := range []struct {
 		listen string
 		ac     AdminConfig
@@ -368,8 +250,8 @@ func TestAdminListenerWarnsOffLoopback(t *testing.T) {
 	}{
 		{"127.0.0.1:0", AdminConfig{}, ""},
 		{"0.0.0.0:0", AdminConfig{}, "plain HTTP on a non-loopback address"},
-		{"0.0.0.0:0", AdminConfig{TLSCert: p.serverCert, TLSKey: p.serverKey}, "without client certificates"},
-		{"0.0.0.0:0", AdminConfig{TLSCert: p.serverCert, TLSKey: p.serverKey, ClientCA: p.ca}, ""},
+		{"0.0.0.0:0", AdminConfig{TLSCert: p.ServerCert, TLSKey: p.ServerKey}, "without client certificates"},
+		{"0.0.0.0:0", AdminConfig{TLSCert: p.ServerCert, TLSKey: p.ServerKey, ClientCA: p.CA}, ""},
 	} {
 		raw, err := net.Listen("tcp", tc.listen)
 		if err != nil {

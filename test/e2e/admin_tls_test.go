@@ -1,15 +1,7 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sentralpbx/sentral/test/testpki"
 )
 
 // TestAdminAPIOverMutualTLS runs `sentral serve` with the admin API on
@@ -27,7 +21,7 @@ import (
 // with --ca-file and --client-cert/--client-key.
 func TestAdminAPIOverMutualTLS(t *testing.T) {
 	dir := t.TempDir()
-	pki := newE2EPKI(t, dir)
+	pki := testpki.New(t, dir)
 	addr := freeAddr(t)
 	conf := filepath.Join(dir, "sentral.yaml")
 	yaml := fmt.Sprintf(`db: %s
@@ -42,7 +36,7 @@ phones:
   listen: 127.0.0.1:0
 console:
   listen: 127.0.0.1:0
-`, filepath.Join(dir, "pbx.db"), addr, pki.serverCert, pki.serverKey, pki.ca, loopbackSIP)
+`, filepath.Join(dir, "pbx.db"), addr, pki.ServerCert, pki.ServerKey, pki.CA, loopbackSIP)
 	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +52,7 @@ console:
 	go func() { s.done <- s.cmd.Wait() }()
 	t.Cleanup(func() { s.stop(t) })
 
-	withCert := pki.client(t, true)
+	withCert := pki.Client(t, pki.ClientCert, pki.ClientKey)
 	status := func(c *http.Client, url string) (int, error) {
 		res, err := c.Get(url)
 		if err != nil {
@@ -87,7 +81,7 @@ console:
 	}
 
 	// Without a client certificate, or over plain HTTP, nothing is served.
-	if code, err := status(pki.client(t, false), s.base+"/readyz"); err == nil {
+	if code, err := status(pki.Client(t, "", ""), s.base+"/readyz"); err == nil {
 		t.Errorf("client without a certificate got %d", code)
 	}
 	if code, err := status(&http.Client{Timeout: 5 * time.Second}, "http://"+addr+"/api/v1/tenants"); err == nil && code == http.StatusOK {
@@ -116,17 +110,17 @@ console:
 	// The CLI reads the running server's API: https from admin.tls_cert
 	// in the shared configuration, trust from --ca-file, identity from
 	// --client-cert/--client-key.
-	tlsArgs := []string{"--ca-file", pki.ca, "--client-cert", pki.clientCert, "--client-key", pki.clientKey}
+	tlsArgs := []string{"--ca-file", pki.CA, "--client-cert", pki.ClientCert, "--client-key", pki.ClientKey}
 	if out, errs, code := cli(append([]string{"sip", "bans", "-o", "json"}, tlsArgs...)...); code != 0 || strings.TrimSpace(out) != "[]" {
 		t.Fatalf("sip bans over mTLS: exit %d\n%s%s", code, out, errs)
 	}
 	if out, errs, code := cli(append([]string{"trunk", "status", "--server", "https://localhost:" + portOf(addr)}, tlsArgs...)...); code != 0 {
 		t.Fatalf("trunk status over mTLS: exit %d\n%s%s", code, out, errs)
 	}
-	if _, errs, code := cli("sip", "bans", "--client-cert", pki.clientCert, "--client-key", pki.clientKey); code != 1 || !strings.Contains(errs, "certificate signed by unknown authority: pass --ca-file") {
+	if _, errs, code := cli("sip", "bans", "--client-cert", pki.ClientCert, "--client-key", pki.ClientKey); code != 1 || !strings.Contains(errs, "certificate signed by unknown authority: pass --ca-file") {
 		t.Errorf("without --ca-file: exit %d\n%s", code, errs)
 	}
-	if _, errs, code := cli("sip", "bans", "--ca-file", pki.ca); code != 1 || !strings.Contains(errs, "pass --client-cert and --client-key") {
+	if _, errs, code := cli("sip", "bans", "--ca-file", pki.CA); code != 1 || !strings.Contains(errs, "pass --client-cert and --client-key") {
 		t.Errorf("without --client-cert: exit %d\n%s", code, errs)
 	}
 }
@@ -134,84 +128,4 @@ console:
 func portOf(addr string) string {
 	_, port, _ := net.SplitHostPort(addr)
 	return port
-}
-
-// e2ePKI is a throwaway CA with a server certificate for 127.0.0.1 and
-// localhost and a client certificate, as PEM files.
-type e2ePKI struct{ ca, serverCert, serverKey, clientCert, clientKey string }
-
-func newE2EPKI(t *testing.T, dir string) e2ePKI {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Sentral e2e CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(name, typ string, der []byte) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	leaf := func(name string, serial int64, usage x509.ExtKeyUsage) (string, string) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-		}
-		if usage == x509.ExtKeyUsageServerAuth {
-			tmpl.DNSNames = []string{"localhost"}
-			tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keyDER, err := x509.MarshalECPrivateKey(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return write(name+".pem", "CERTIFICATE", der), write(name+"-key.pem", "EC PRIVATE KEY", keyDER)
-	}
-	p := e2ePKI{ca: write("ca.pem", "CERTIFICATE", caDER)}
-	p.serverCert, p.serverKey = leaf("admin", 2, x509.ExtKeyUsageServerAuth)
-	p.clientCert, p.clientKey = leaf("operator", 3, x509.ExtKeyUsageClientAuth)
-	return p
-}
-
-// client trusts the CA and presents the client certificate when withCert.
-func (p e2ePKI) client(t *testing.T, withCert bool) *http.Client {
-	t.Helper()
-	raw, err := os.ReadFile(p.ca)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(raw)
-	cfg := &tls.Config{RootCAs: pool}
-	if withCert {
-		c, err := tls.LoadX509KeyPair(p.clientCert, p.clientKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Certificates = []tls.Certificate{c}
-	}
-	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
 }
