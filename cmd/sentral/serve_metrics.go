@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	rtmetrics "runtime/metrics"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/sentralpbx/sentral/cluster"
 	"github.com/sentralpbx/sentral/events"
 	"github.com/sentralpbx/sentral/media/queue"
 	"github.com/sentralpbx/sentral/metrics"
@@ -49,6 +51,7 @@ type metricsSources struct {
 	guard    interface {
 		Bans() []auth.Ban
 		Len() int
+		Failures() uint64
 	}
 	trunks      interface{ Status() []trunk.TrunkStatus }
 	records     interface{ Stats() callrecord.Stats }
@@ -56,8 +59,18 @@ type metricsSources struct {
 	switchboard interface {
 		Snapshot(tenantID int64) queue.State
 	}
-	sipServer interface{ StatelessDropped() int64 }
-	hub       *events.Hub
+	sipServer interface {
+		StatelessDropped() int64
+		Requests() map[string]uint64
+	}
+	proxy interface {
+		Active() (routing, dialogs int)
+		Outcomes() map[string]uint64
+		Draining() bool
+	}
+	webrtc  interface{ Legs() int }
+	cluster interface{ Nodes() []cluster.Node }
+	hub     *events.Hub
 }
 
 // sourcesOf picks the accessors out of what serve built (sip may be nil).
@@ -71,6 +84,15 @@ func sourcesOf(st store.Store, cat *catalog.Catalog, sip *sipStack) metricsSourc
 	src.bindings, src.guard, src.trunks, src.records, src.hub = sip.loc, sip.guard, sip.trunks, sip.records, sip.hub
 	if sip.srv != nil {
 		src.sipServer = sip.srv
+	}
+	if sip.proxy != nil {
+		src.proxy = sip.proxy
+	}
+	if sip.webrtc != nil {
+		src.webrtc = sip.webrtc
+	}
+	if sip.cluster != nil {
+		src.cluster = sip.cluster
 	}
 	if sip.media != nil {
 		src.media = sip.media.srv
@@ -197,11 +219,44 @@ func newMetricsRegistry(src metricsSources, started time.Time) *metrics.Registry
 	}
 	r.Gauge("sentral_sip_bans", "Source addresses currently banned by the SIP abuse guard.", nil, guardBans)
 	r.Gauge("sentral_sip_guard_sources", "Source addresses the SIP abuse guard is tracking.", nil, guardSources)
-	statelessDropped := none
+	authFailures := none
+	if src.guard != nil {
+		authFailures = func() []metrics.Sample { return one(float64(src.guard.Failures())) }
+	}
+	r.Counter("sentral_sip_auth_failures_total", "Failed digest authentications (wrong password, unknown user) reported to the SIP abuse guard.", nil, authFailures)
+	statelessDropped, requests := none, none
 	if src.sipServer != nil {
 		statelessDropped = func() []metrics.Sample { return one(float64(src.sipServer.StatelessDropped())) }
+		requests = func() []metrics.Sample { return keyed(src.sipServer.Requests()) }
 	}
 	r.Counter("sentral_sip_stateless_dropped_total", "UDP REGISTERs the stateless fast path dropped because its workers were behind (overload).", nil, statelessDropped)
+	r.Counter("sentral_sip_requests_total", "SIP requests received, by method (methods not listed count as other).", []string{"method"}, requests)
+	proxyCalls, proxyRouting, outcomes, draining := none, none, none, none
+	if src.proxy != nil {
+		proxyCalls = func() []metrics.Sample { _, d := src.proxy.Active(); return one(float64(d)) }
+		proxyRouting = func() []metrics.Sample { n, _ := src.proxy.Active(); return one(float64(n)) }
+		outcomes = func() []metrics.Sample { return keyed(src.proxy.Outcomes()) }
+		draining = func() []metrics.Sample { return one(b2f(src.proxy.Draining())) }
+	}
+	r.Gauge("sentral_proxy_calls", "Answered calls established through the SIP proxy.", nil, proxyCalls)
+	r.Gauge("sentral_proxy_routing", "SIP requests the proxy is routing right now (unanswered calls included).", nil, proxyRouting)
+	r.Counter("sentral_calls_total", "Call attempts through the SIP proxy by final outcome (answered, busy, no-answer, failed, cancelled).", []string{"outcome"}, outcomes)
+	r.Gauge("sentral_draining", "Whether this node is draining (1): new calls are refused, calls in progress go on.", nil, draining)
+	clusterNodes := none
+	if src.cluster != nil {
+		clusterNodes = func() []metrics.Sample {
+			alive, dead := 0, 0
+			for _, n := range src.cluster.Nodes() {
+				if n.Alive {
+					alive++
+				} else {
+					dead++
+				}
+			}
+			return []metrics.Sample{{Labels: []string{"alive"}, Value: float64(alive)}, {Labels: []string{"dead"}, Value: float64(dead)}}
+		}
+	}
+	r.Gauge("sentral_cluster_nodes", "Nodes of the cluster by state at the last heartbeat (this one included).", []string{"state"}, clusterNodes)
 	trunkUp, trunkFails := none, none
 	if src.trunks != nil {
 		trunkSamples := func(v func(trunk.TrunkStatus) float64) []metrics.Sample {
@@ -244,6 +299,25 @@ func newMetricsRegistry(src metricsSources, started time.Time) *metrics.Registry
 		mediaCalls = func() []metrics.Sample { return one(float64(src.media.Calls())) }
 	}
 	r.Gauge("sentral_media_calls", "Calls in progress on the media server (voicemail, switchboard queue, announcements).", nil, mediaCalls)
+	webrtcLegs := none
+	if src.webrtc != nil {
+		webrtcLegs = func() []metrics.Sample { return one(float64(src.webrtc.Legs())) }
+	}
+	r.Gauge("sentral_webrtc_legs", "Browser calls bridged by the WebRTC gateway (DTLS-SRTP to RTP).", nil, webrtcLegs)
+	rtpStreams := none
+	if src.media != nil || src.webrtc != nil {
+		rtpStreams = func() []metrics.Sample {
+			n := 0
+			if src.media != nil {
+				n += src.media.Calls()
+			}
+			if src.webrtc != nil {
+				n += src.webrtc.Legs()
+			}
+			return one(float64(n))
+		}
+	}
+	r.Gauge("sentral_rtp_streams", "RTP streams this process terminates: media server calls plus WebRTC gateway legs (phone-to-phone RTP does not pass through).", nil, rtpStreams)
 	board := func(v func(queue.State) float64) func() []metrics.Sample {
 		if src.switchboard == nil {
 			return none
@@ -338,6 +412,20 @@ func newMetricsRegistry(src metricsSources, started time.Time) *metrics.Registry
 	r.Gauge("process_start_time_seconds", "Start time of serve since the Unix epoch in seconds.", nil,
 		func() []metrics.Sample { return one(float64(started.UnixNano()) / 1e9) })
 	return r
+}
+
+// keyed turns per-key counts into samples labelled by key, in key order.
+func keyed(m map[string]uint64) []metrics.Sample {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([]metrics.Sample, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, metrics.Sample{Labels: []string{k}, Value: float64(m[k])})
+	}
+	return out
 }
 
 // residentBytes reads the resident set size from /proc/self/statm (its

@@ -2,36 +2,95 @@ package main
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/sentralpbx/sentral/cluster"
 	"github.com/sentralpbx/sentral/events"
 	"github.com/sentralpbx/sentral/media/queue"
+	"github.com/sentralpbx/sentral/media/webrtc"
 	"github.com/sentralpbx/sentral/provisioning"
 	"github.com/sentralpbx/sentral/sip/auth"
 	"github.com/sentralpbx/sentral/sip/callrecord"
 	"github.com/sentralpbx/sentral/sip/location"
+	"github.com/sentralpbx/sentral/sip/server"
 	"github.com/sentralpbx/sentral/sip/trunk"
 	"github.com/sentralpbx/sentral/store"
 	"github.com/sentralpbx/sentral/store/catalog"
 	"github.com/sentralpbx/sentral/store/sqlite"
+	"github.com/sentralpbx/sentral/test/testrun"
 )
 
 type fakeTrunks []trunk.TrunkStatus
 
 func (f fakeTrunks) Status() []trunk.TrunkStatus { return f }
 
-type fakeSIPServer int64
+// fakeSIPServer is a real server with a made-up stateless drop count.
+type fakeSIPServer struct {
+	*server.Server
+	dropped int64
+}
 
-func (f fakeSIPServer) StatelessDropped() int64 { return int64(f) }
+func (f fakeSIPServer) StatelessDropped() int64 { return f.dropped }
+
+type fakeProxy struct {
+	routing, dialogs int
+	outcomes         map[string]uint64
+	draining         bool
+}
+
+func (f fakeProxy) Active() (int, int)          { return f.routing, f.dialogs }
+func (f fakeProxy) Outcomes() map[string]uint64 { return f.outcomes }
+func (f fakeProxy) Draining() bool              { return f.draining }
+
+type fakeLegs int
+
+func (f fakeLegs) Legs() int { return int(f) }
+
+type fakeCluster []cluster.Node
+
+func (f fakeCluster) Nodes() []cluster.Node { return f }
+
+// optionsOverUDP starts a SIP server on loopback and sends it n OPTIONS
+// pings, waiting for each answer.
+func optionsOverUDP(t *testing.T, n int) *server.Server {
+	t.Helper()
+	srv, err := server.New(server.Options{Listen: []server.Listener{{Network: "udp", Addr: "127.0.0.1:0"}}, Log: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testrun.Start(t, srv.Serve)
+	conn, err := net.Dial("udp", srv.Addr("udp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	local := conn.LocalAddr().String()
+	for i := range n {
+		branch := "z9hG4bK-m" + strconv.Itoa(i)
+		msg := "OPTIONS sip:fjordvik.test SIP/2.0\r\nVia: SIP/2.0/UDP " + local + ";branch=" + branch + "\r\n" +
+			"From: <sip:probe@fjordvik.test>;tag=p1\r\nTo: <sip:fjordvik.test>\r\nCall-ID: " + branch + "\r\n" +
+			"CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+		if _, err := conn.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+		if _, err := conn.Read(make([]byte, 4096)); err != nil {
+			t.Fatalf("OPTIONS %d: %v", i, err)
+		}
+	}
+	return srv
+}
 
 type fakeMedia int
 
@@ -123,7 +182,10 @@ func TestMetricsOverSQLite(t *testing.T) {
 		{TenantID: fjordvik.ID, Name: "backup", Status: trunk.Status{State: trunk.StateFailed, Attempts: 3}},
 	}
 	src.media = fakeMedia(2)
-	src.sipServer = fakeSIPServer(5)
+	src.sipServer = fakeSIPServer{Server: optionsOverUDP(t, 2), dropped: 5}
+	src.proxy = fakeProxy{routing: 3, dialogs: 4, outcomes: map[string]uint64{"busy": 2, "answered": 7}, draining: true}
+	src.webrtc = fakeLegs(1)
+	src.cluster = fakeCluster{{Name: "pbx1", Alive: true}, {Name: "pbx2", Alive: true}, {Name: "pbx3"}}
 	src.records = fakeRecords{Queued: 1, Written: 40, Dropped: 0, Failed: 2}
 	src.switchboard = fakeBoard{fjordvik.ID: {
 		Queue:     []queue.QueueCall{{ID: "a"}, {ID: "b"}, {ID: "c"}},
@@ -150,6 +212,19 @@ func TestMetricsOverSQLite(t *testing.T) {
 		`sentral_switchboard_operators_busy{tenant="fjordvik"} 1`,
 		"sentral_media_calls 2",
 		"sentral_sip_stateless_dropped_total 5",
+		"sentral_sip_auth_failures_total 1",
+		`sentral_sip_requests_total{method="OPTIONS"} 2`,
+		`sentral_sip_requests_total{method="INVITE"} 0`,
+		`sentral_sip_requests_total{method="other"} 0`,
+		"sentral_proxy_calls 4",
+		"sentral_proxy_routing 3",
+		`sentral_calls_total{outcome="answered"} 7`,
+		`sentral_calls_total{outcome="busy"} 2`,
+		"sentral_draining 1",
+		"sentral_webrtc_legs 1",
+		"sentral_rtp_streams 3",
+		`sentral_cluster_nodes{state="alive"} 2`,
+		`sentral_cluster_nodes{state="dead"} 1`,
 		"sentral_cdr_writes_total 40",
 		"sentral_cdr_failed_total 2",
 		`sentral_events_dropped_total{bus="registrations"} 0`,
@@ -169,8 +244,12 @@ func TestMetricsOverSQLite(t *testing.T) {
 			t.Errorf("no sample of %s", name)
 		}
 	}
-	if !strings.Contains(body, "# TYPE sentral_events_dropped_total counter\n") || !strings.Contains(body, "# TYPE sentral_registrations gauge\n") {
-		t.Error("TYPE lines missing")
+	for _, typ := range []string{"sentral_events_dropped_total counter", "sentral_registrations gauge",
+		"sentral_sip_requests_total counter", "sentral_calls_total counter", "sentral_sip_auth_failures_total counter",
+		"sentral_proxy_calls gauge", "sentral_cluster_nodes gauge", "sentral_draining gauge"} {
+		if !strings.Contains(body, "# TYPE "+typ+"\n") {
+			t.Errorf("TYPE line %q missing", typ)
+		}
 	}
 }
 
@@ -186,7 +265,8 @@ func TestMetricsWithoutSIPAndReadiness(t *testing.T) {
 		t.Fatalf("GET /metrics = %d", code)
 	}
 	got := parseExposition(t, body)
-	for _, name := range []string{"sentral_registrations", "sentral_sip_bans", "sentral_trunk_up", "sentral_media_calls"} {
+	for _, name := range []string{"sentral_registrations", "sentral_sip_bans", "sentral_trunk_up", "sentral_media_calls",
+		"sentral_proxy_calls", "sentral_draining", "sentral_webrtc_legs", "sentral_rtp_streams", "sentral_cluster_nodes"} {
 		if len(got[name]) != 0 || !strings.Contains(body, "# TYPE "+name+" gauge\n") {
 			t.Errorf("%s: samples %q without SIP", name, got[name])
 		}
@@ -212,5 +292,20 @@ func TestMetricsWithoutSIPAndReadiness(t *testing.T) {
 	time.Sleep(storeProbeTTL)
 	if _, body, _ := scrape(t, mux, "/metrics"); !strings.Contains(body, "\nsentral_store_up 0\n") {
 		t.Errorf("store_up after close:\n%s", body)
+	}
+}
+
+// sourcesOf leaves the parts a sipStack lacks nil (not a nil pointer in
+// an interface), so their families have no samples, and picks the ones it
+// has.
+func TestSourcesOfParts(t *testing.T) {
+	src := sourcesOf(nil, nil, &sipStack{})
+	if src.proxy != nil || src.webrtc != nil || src.cluster != nil || src.sipServer != nil || src.media != nil {
+		t.Errorf("missing parts not nil: %+v", src)
+	}
+	g := &webrtc.Gateway{}
+	src = sourcesOf(nil, nil, &sipStack{webrtc: g, cluster: &cluster.Cluster{}})
+	if src.webrtc != g || src.cluster == nil {
+		t.Errorf("parts not picked: %+v", src)
 	}
 }

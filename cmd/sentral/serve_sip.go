@@ -15,6 +15,7 @@ import (
 
 	"github.com/sentralpbx/sentral/cluster"
 	"github.com/sentralpbx/sentral/events"
+	"github.com/sentralpbx/sentral/media/webrtc"
 	"github.com/sentralpbx/sentral/provisioning"
 	"github.com/sentralpbx/sentral/sip/auth"
 	"github.com/sentralpbx/sentral/sip/callrecord"
@@ -57,7 +58,10 @@ type sipStack struct {
 	// media is the media server with voicemail, MWI and the voicemail
 	// HTTP API; nil when disabled.
 	media *mediaStack
-	log   *zap.Logger
+	// webrtc is the browser media gateway; nil without media or a
+	// WebSocket listener.
+	webrtc *webrtc.Gateway
+	log    *zap.Logger
 }
 
 // newSIP builds the SIP front end and binds its listeners, so a busy port
@@ -178,6 +182,9 @@ func newSIP(ctx context.Context, cfg Config, st store.Store, cat *catalog.Catalo
 	}
 	s := &sipStack{srv: srv, reg: reg, cluster: cl, loc: loc, guard: guard, proxy: px, nat: keeper, hub: hub, log: log, media: media,
 		trunks: trunks, hosts: hosts, cat: cat, trunkChanged: make(chan struct{}, 1), records: records}
+	if a, ok := anchor.(webrtcAnchor); ok {
+		s.webrtc = a.g
+	}
 	cat.OnTrunksChanged(func(ts []store.Trunk) {
 		trunks.Update(ts)
 		select {
@@ -369,6 +376,10 @@ const drainPoll = 100 * time.Millisecond
 func (s *sipStack) drain(timeout time.Duration) {
 	s.reg.Drain()
 	s.proxy.Drain()
+	if s.cluster != nil {
+		// The others stop relaying new calls here and take the queues.
+		s.cluster.Leave()
+	}
 	active := func() (int, int) {
 		routing, dialogs := s.proxy.Active()
 		if s.media != nil {

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -46,6 +47,8 @@ type Guard struct {
 	mu        sync.Mutex
 	sources   map[netip.Addr]*source
 	lastPrune time.Time
+
+	failures atomic.Uint64 // Failed calls, for Failures
 }
 
 type source struct {
@@ -126,6 +129,7 @@ func (g *Guard) Allow(src netip.Addr) (ok bool, reason string) {
 // Failed records an authentication failure from src and reports whether it
 // started a ban, true only once per ban so the caller logs it once.
 func (g *Guard) Failed(src netip.Addr) (banned bool) {
+	g.failures.Add(1)
 	src = key(src)
 	if g.exempt(src) {
 		return false
@@ -150,6 +154,10 @@ func (g *Guard) Failed(src netip.Addr) (banned bool) {
 	s.fails = s.fails[:0]
 	return true
 }
+
+// Failures is how many authentication failures Failed has recorded since
+// the Guard was made, from every source (exempt and banned ones too).
+func (g *Guard) Failures() uint64 { return g.failures.Load() }
 
 // Succeeded records a successful authentication from src, forgiving its
 // earlier failures: a phone that mistyped once should not carry that.

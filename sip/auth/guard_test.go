@@ -304,3 +304,20 @@ func BenchmarkGuardAllow(b *testing.B) {
 		g.Allow(srcA)
 	}
 }
+
+// Failures counts every failure reported: before, during and without a
+// ban, and from exempt sources (for sentral_sip_auth_failures_total).
+func TestGuardFailures(t *testing.T) {
+	g := NewGuard(GuardOptions{MaxFailures: 2, Exempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	if n := g.Failures(); n != 0 {
+		t.Fatalf("Failures() = %d before any", n)
+	}
+	g.Failed(srcA)
+	g.Failed(srcA) // bans
+	g.Failed(srcA) // while banned
+	g.Failed(srcB)
+	g.Failed(srcC) // exempt
+	if n := g.Failures(); n != 5 {
+		t.Errorf("Failures() = %d, want 5", n)
+	}
+}

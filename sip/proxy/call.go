@@ -465,6 +465,7 @@ func (c *call) handle(ev event) {
 			c.p.ringingRemove(c)
 			c.log.Debug("proxy: answered", zap.String("target", b.target.URI), zap.String("dst", b.target.Destination))
 			c.emitBoth(StateConfirmed)
+			c.p.countOutcome(c.req, c.d, store.DispositionAnswered)
 			if c.record != nil {
 				c.p.opt.Records.Answered(c.record, time.Now())
 			}
@@ -600,6 +601,7 @@ func (c *call) finish() {
 	case code == 0:
 		code = sip.StatusRequestTimeout // no branch could even be tried
 	}
+	c.p.countOutcome(c.req, c.d, callrecord.DispositionFor(code, c.callerGone))
 	if c.record != nil {
 		reason := reasonFor(code)
 		if c.bestRes != nil && c.bestRes.StatusCode == code {
@@ -677,6 +679,7 @@ func (p *Proxy) cdrFor(req *sip.Request, d routing.Decision) store.CDR {
 // called and what (class of service, unknown number, nobody registered):
 // one record per attempt, for the call history as much as for billing.
 func (p *Proxy) recordRefused(req *sip.Request, d routing.Decision, log *zap.Logger) {
+	p.countOutcome(req, d, callrecord.DispositionFor(d.Code, false))
 	rec := p.opt.Records
 	if rec == nil || d.Direction == "" || !req.IsInvite() {
 		return

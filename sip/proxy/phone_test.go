@@ -66,6 +66,7 @@ type stack struct {
 	addr   string
 	loc    *location.Service
 	tenant store.Tenant
+	px     *Proxy
 
 	mu     sync.Mutex
 	events []DialogEvent
@@ -116,6 +117,7 @@ func startStackWith(t *testing.T, opt func(*Options)) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.px = px
 	for _, m := range []sip.RequestMethod{sip.INVITE, sip.ACK, sip.CANCEL, sip.BYE, sip.INFO, sip.UPDATE, sip.REFER, sip.MESSAGE} {
 		srv.Handle(m, px.ServeSIP)
 	}

@@ -187,6 +187,7 @@ type Proxy struct {
 	end      context.CancelFunc
 	calls    sync.WaitGroup
 	inflight atomic.Int64          // requests in ServeSIP (calls counts them for Run)
+	outcomes outcomeCounts         // call attempts by final outcome (Outcomes)
 	dialogs  map[string]dialogInfo // confirmed calls by Call-ID, for terminated events
 	ringing  map[*call]ringingCall // unanswered calls, for group call pickup
 }

@@ -73,6 +73,7 @@ type Server struct {
 	lns    []*bound
 	parser *sip.Parser
 	fast   stateless
+	reqs   requestCounts // requests received, by method (Requests)
 
 	mu       sync.Mutex
 	serving  bool
@@ -243,6 +244,7 @@ func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 			return // shutting down
 		}
 		defer s.handlers.Done()
+		s.reqs.add(req.Method)
 		defer func() {
 			if r := recover(); r != nil {
 				s.log.Error("sip handler panic", zap.Any("panic", r), zap.String("method", req.Method.String()),

@@ -155,6 +155,7 @@ func (s *Server) serveStateless(j statelessJob) {
 		return
 	}
 	defer s.handlers.Done()
+	s.reqs.add(req.Method)
 	if s.admit != nil {
 		ap, err := netip.ParseAddrPort(src)
 		if err != nil {
