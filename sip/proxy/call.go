@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -469,7 +470,7 @@ func (c *call) handle(ev event) {
 			if c.record != nil {
 				c.p.opt.Records.Answered(c.record, time.Now())
 			}
-			c.p.dialogStarted(callID(c.req), c.d, b.target.Number, c.record, c.mediaOf())
+			c.p.dialogStarted(callID(c.req), c.d, b.target.Number, callerTarget(c.req), c.record, c.mediaOf())
 		}
 		if err := relay(c.req, c.tx, res); err != nil {
 			c.log.Debug("proxy: relay", zap.Error(err))
@@ -711,7 +712,20 @@ func (p *Proxy) emit(ev DialogEvent) {
 	}
 }
 
-func (p *Proxy) dialogStarted(id string, d routing.Decision, answeredBy string, rec *callrecord.Call, m *dialogMedia) {
+// callerTarget is where in-dialog requests reach the caller of inv: its
+// Contact, at the address the INVITE came from (through NAT, and over
+// its connection). A caller need not have registered from there (a
+// phone that authenticates each call, a second line), so in-dialog
+// routing cannot rely on a binding to find it.
+func callerTarget(inv *sip.Request) *routing.Target {
+	c := inv.Contact()
+	if c == nil {
+		return nil
+	}
+	return &routing.Target{URI: canonicalURI(c.Address), Transport: strings.ToLower(inv.Transport()), Destination: inv.Source()}
+}
+
+func (p *Proxy) dialogStarted(id string, d routing.Decision, answeredBy string, caller *routing.Target, rec *callrecord.Call, m *dialogMedia) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.dialogs) >= maxDialogs {
@@ -727,20 +741,20 @@ func (p *Proxy) dialogStarted(id string, d routing.Decision, answeredBy string, 
 		delete(p.dialogs, oldest)
 	}
 	p.dialogs[id] = dialogInfo{callerTenant: d.CallerTenant.ID, calleeTenant: d.CalleeTenant.ID,
-		caller: d.CallerExt, callee: d.CalleeExt, answeredBy: answeredBy, at: time.Now(), record: rec, media: m}
+		caller: d.CallerExt, callee: d.CalleeExt, answeredBy: answeredBy, callerAt: caller, at: time.Now(), record: rec, media: m}
 }
 
 // dialogOf gives the extension numbers of a confirmed dialog's parties
 // (the one that answered a group call included) and the callee's tenant
 // (else the caller's), for in-dialog routing.
-func (p *Proxy) dialogOf(id string) ([]string, int64) {
+func (p *Proxy) dialogOf(id string) ([]string, int64, *routing.Target) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	di, ok := p.dialogs[id]
 	if !ok {
-		return nil, 0
+		return nil, 0, nil
 	}
-	return []string{di.caller, di.callee, di.answeredBy}, cmp.Or(di.calleeTenant, di.callerTenant)
+	return []string{di.caller, di.callee, di.answeredBy}, cmp.Or(di.calleeTenant, di.callerTenant), di.callerAt
 }
 
 // dialogEnded reports a dialog whose BYE was answered with 2xx.

@@ -204,7 +204,8 @@ type ringingCall struct {
 type dialogInfo struct {
 	callerTenant, calleeTenant int64
 	caller, callee             string
-	answeredBy                 string // the extension whose branch answered (a group member)
+	answeredBy                 string          // the extension whose branch answered (a group member)
+	callerAt                   *routing.Target // the caller's Contact where its INVITE came from
 	at                         time.Time
 	record                     *callrecord.Call
 	media                      *dialogMedia // nil unless the call's media is anchored
@@ -617,7 +618,7 @@ func (p *Proxy) summarize(req *sip.Request) (in routing.Request, pop int) {
 		}
 	}
 	if in.ToTag != "" {
-		in.DialogNumbers, in.DialogTenant = p.dialogOf(callID(req))
+		in.DialogNumbers, in.DialogTenant, in.DialogCaller = p.dialogOf(callID(req))
 	}
 	if in.ToTag == "" && req.IsInvite() {
 		p.authenticate(req, &in)

@@ -82,6 +82,10 @@ type Request struct {
 	// this dialog (0: none), for dialogs whose URIs name no tenant domain
 	// (a call relayed from another node of the cluster).
 	DialogTenant int64
+	// DialogCaller is where the proxy saw this dialog's caller: its
+	// Contact at the address its INVITE came from (nil: unknown).
+	// Requests to the caller go there even when it has no binding.
+	DialogCaller *Target
 	// FromPeer: the request came from another node of the cluster (see
 	// Peers). RelayTenant and RelayNumber are the AOR such a node asked
 	// us to deliver a new call to (the X-Sentral-Relay header), honoured
@@ -493,6 +497,9 @@ func inDialog(req Request, st State) Decision {
 				}
 			}
 		}
+	}
+	if c := req.DialogCaller; c != nil && (sameURI(c.URI, req.URI) || req.URIHostPort != "" && req.URIHostPort == c.Destination) {
+		return Decision{Kind: Forward, Why: "the dialog's caller", Targets: []Target{*c}}
 	}
 	if d, ok := trunkDialog(req, st); ok {
 		return d

@@ -173,3 +173,29 @@ func TestSameURI(t *testing.T) {
 		}
 	}
 }
+
+// TestInDialogToTheCaller: a request towards a dialog's caller that has
+// no binding at its Contact (it authenticated the call without
+// registering from there) goes where the proxy saw its INVITE come from;
+// without that record it is refused as before.
+func TestInDialogToTheCaller(t *testing.T) {
+	fv := store.Tenant{Meta: store.Meta{ID: 1}, Name: "fjordvik", Domain: "fjordvik.test"}
+	st := fakeState{tenants: []store.Tenant{fv}}
+	caller := &Target{URI: "sip:2021@127.0.0.1:45670;transport=udp", Transport: "udp", Destination: "127.0.0.1:45670"}
+	bye := Request{Method: "BYE", URI: "sip:2021@127.0.0.1:45670;transport=udp", URIUser: "2021", URIHost: "127.0.0.1",
+		URIHostPort: "127.0.0.1:45670", FromUser: "2003", FromHost: "fjordvik.test", ToUser: "2021", ToHost: "fjordvik.test",
+		ToTag: "x", MaxForwards: 70, RouteToUs: true}
+	if d := Decide(bye, st); d.Kind != Reject || d.Code != StatusNotFound {
+		t.Fatalf("without the dialog's caller: %v %d %s, want 404", d.Kind, d.Code, d.Why)
+	}
+	bye.DialogCaller = caller
+	d := Decide(bye, st)
+	if d.Kind != Forward || len(d.Targets) != 1 || !reflect.DeepEqual(d.Targets[0], *caller) {
+		t.Fatalf("with the dialog's caller: %v %s %+v", d.Kind, d.Why, d.Targets)
+	}
+	other := bye
+	other.URI, other.URIHostPort = "sip:evil@203.0.113.9:5060", "203.0.113.9:5060"
+	if d := Decide(other, st); d.Kind != Reject {
+		t.Errorf("a request to another URI in the dialog went %v to %+v", d.Kind, d.Targets)
+	}
+}

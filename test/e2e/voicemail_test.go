@@ -397,3 +397,57 @@ func TestGroupPickupAndVoicemailAPI(t *testing.T) {
 	_ = r.call.Hangup(ctx)
 
 }
+
+// TestVoicemailByeReachesUnregisteredCaller: a caller that authenticates
+// its INVITE without being registered from that address (a phone's
+// second line, a softphone that never registered) leaves a message; when
+// the message is done the media server's BYE reaches it through the
+// proxy (found by the dialog, not by a binding), and the call's record
+// closes. Found by the soak benchmark: the BYE got 404.
+func TestVoicemailByeReachesUnregisteredCaller(t *testing.T) {
+	vmDir := t.TempDir()
+	p := startPBX(t, "SENTRAL_MEDIA_VOICEMAIL_DIR="+vmDir)
+	p.mustCLI("tenant", "add", "post", "--domain", vmDomain, "--ext-range", "100-199")
+	p.mustCLI("ext", "add", "100", "--tenant", "post", "--name", "Innringer", "--password", e2ePassword, "--voicemail=false")
+	p.mustCLI("ext", "add", "101", "--tenant", "post", "--name", "Kari Nordmann", "--password", e2ePassword)
+	p.synced()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	caller, err := phone.New(ctx, phone.Options{User: "100", Password: e2ePassword, Domain: vmDomain, Proxy: p.v4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { caller.Close() })
+	// 101 is not registered: its mailbox answers at once.
+	call, err := caller.Call(ctx, "101")
+	if err != nil {
+		t.Fatalf("call 101: %v\n%s", err, lastBytes(p.logText(), 3000))
+	}
+	waitUntil(t, 20*time.Second, "the greeting's beep", func() bool { return hasTone(call.Received(), 1000) })
+	time.Sleep(400 * time.Millisecond)
+	if err := call.SendAudio(ctx, knownAudio()); err != nil {
+		t.Fatal(err)
+	}
+	if err := call.SendDTMF(ctx, "#"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-call.Done():
+	case <-time.After(15 * time.Second):
+		t.Fatalf("the media server's BYE never reached the caller\n%s", lastBytes(p.logText(), 3000))
+	}
+	id := call.Invite().CallID().Value()
+	waitUntil(t, 10*time.Second, "the call's record closed", func() bool {
+		var recs []map[string]any
+		today := time.Now().UTC().Format("2006-01-02")
+		if json.Unmarshal([]byte(p.mustCLI("cdr", "list", "--tenant", "post", "--from", today, "-o", "json")), &recs) != nil {
+			return false
+		}
+		for _, r := range recs {
+			if r["call_id"] == id {
+				return r["end_time"] != nil && r["end_time"] != ""
+			}
+		}
+		return false
+	})
+}
