@@ -82,6 +82,10 @@ type WebRTCConfig struct {
 	TURN         string `yaml:"turn"`
 	TURNUser     string `yaml:"turn_user"`
 	TURNPassword string `yaml:"turn_password"`
+	// OfferSDES makes calls from browsers to desk phones offer SRTP with
+	// SDES keys as best effort (RTP/AVP with a=crypto, RFC 4568): phones
+	// that support it encrypt, the others answer plain RTP.
+	OfferSDES bool `yaml:"offer_sdes"`
 }
 
 // MediaConfig is the media server: voicemail and announcements.

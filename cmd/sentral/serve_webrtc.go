@@ -50,7 +50,7 @@ func newWebRTC(cfg Config, listeners []server.Listener, ports4, ports6 *rtp.Port
 		return nil, errors.New("webrtc: the gateway needs the media server's RTP ports (media.enabled)")
 	}
 	wc := webrtc.Config{Ports4: ports4, Ports6: ports6, Advertise4: adv4, Advertise6: adv6, ICEAddrs: ws,
-		LoopbackCandidates: loopback, Log: log}
+		LoopbackCandidates: loopback, OfferSDES: cfg.WebRTC.OfferSDES, Log: log}
 	if cfg.WebRTC.PublicIP != "" {
 		wc.PublicIPs = []string{cfg.WebRTC.PublicIP}
 	}

@@ -1,9 +1,9 @@
 // Package webrtc anchors calls between a browser (WebRTC: ICE, DTLS-SRTP,
-// UDP/TLS/RTP/SAVPF) and a plain RTP phone. The SIP proxy hands it the
-// SDP of each offer and answer and sends on what it returns; the package
-// owns one pion PeerConnection towards the browser and one media/rtp
-// Endpoint towards the phone per call, and relays packets between them as
-// they arrive.
+// UDP/TLS/RTP/SAVPF) and an RTP phone, plain or SDES-SRTP (srtp.go). The
+// SIP proxy hands it the SDP of each offer and answer and sends on what it
+// returns; the package owns one pion PeerConnection towards the browser
+// and one media/rtp Endpoint towards the phone per call, and relays
+// packets between them as they arrive.
 //
 // Codecs: G.711 only, passed through without transcoding. The browser
 // side is negotiated to the very codec the phone side uses, in the
@@ -114,6 +114,12 @@ type Config struct {
 	// ConnectTimeout ends a leg whose browser has not connected this long
 	// after the answer (DefaultConnectTimeout).
 	ConnectTimeout time.Duration
+	// OfferSDES makes offers to phones carry an a=crypto line (tag 1,
+	// AES_CM_128_HMAC_SHA1_80, a fresh key) in RTP/AVP: RFC 4568 "best
+	// effort" SRTP, which a phone with SRTP takes and one without ignores.
+	// Off, the gateway offers phones plain RTP/AVP; phones' SRTP offers
+	// are answered either way.
+	OfferSDES bool
 	// Log receives the gateway's lines, each with the call's call_id.
 	Log *zap.Logger
 }
@@ -302,7 +308,10 @@ func (g *Gateway) FromBrowser(ctx context.Context, callID string, browserOffer [
 // ToBrowser starts a call from a phone to a browser: it takes the phone's
 // offer and returns the WebRTC offer to send the browser, with the phone's
 // G.711 codecs in the phone's order and telephone-event if the phone has
-// it. ctx bounds the leg's whole life. Finish with BrowserAnswer.
+// it. An SDES-SRTP offer (RTP/SAVP, or RTP/AVP with a=crypto) gets an
+// SRTP answer; RTP/SAVP without a usable a=crypto fails with
+// ErrNoUsableCrypto. ctx bounds the leg's whole life. Finish with
+// BrowserAnswer.
 func (g *Gateway) ToBrowser(ctx context.Context, callID string, phoneOffer []byte) (*Leg, []byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, fmt.Errorf("phone offer: %w", err)
@@ -345,14 +354,18 @@ func (g *Gateway) ToBrowser(ctx context.Context, callID string, phoneOffer []byt
 	return l, offer, nil
 }
 
-// phoneAudio returns a phone SDP's audio stream, which must be plain RTP.
+// phoneAudio returns a phone SDP's audio stream, which must be RTP/AVP,
+// or RTP/SAVP with an a=crypto we support.
 func phoneAudio(o *sdp.Offer) (*sdp.Media, error) {
 	m, _ := o.Audio()
 	if m == nil {
 		return nil, fmt.Errorf("%w: no audio stream", sdp.ErrNotAcceptable)
 	}
-	if m.Proto != "RTP/AVP" {
+	if m.Proto != protoAVP && m.Proto != protoSAVP {
 		return nil, fmt.Errorf("%w: audio transport %s", sdp.ErrNotAcceptable, m.Proto)
+	}
+	if err := checkCrypto(m); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

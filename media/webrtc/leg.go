@@ -67,6 +67,12 @@ type Leg struct {
 	browserOff *browserSDP  // the browser's offer the phone is to answer
 	phoneOff   *sdp.Offer   // the phone's offer the browser is to answer
 	phoneNames []string     // the G.711 codecs of phoneOff
+	// Phone-side SDES-SRTP (srtp.go); l.local.SRTPKey is our key.
+	srtp        *sdp.SRTP   // the keying in use; nil for plain RTP
+	srtpProto   string      // its profile: RTP/SAVP, or RTP/AVP (best effort)
+	keyUsed     bool        // l.local.SRTPKey has keyed a send context
+	offerCrypto *sdp.Crypto // the a=crypto of our outstanding offer, nil if plain
+	offerProto  string      // that offer's profile
 }
 
 // newLeg opens the phone-side endpoint and the browser-side
@@ -77,6 +83,10 @@ type Leg struct {
 // telephone-event, which a fixed list would then refuse.
 func (g *Gateway) newLeg(ctx context.Context, callID string, ports *rtp.Ports, adv netip.Addr, pt uint8) (*Leg, error) {
 	log := g.log.With(zap.String("call_id", callID))
+	key, err := sdp.NewKey() // ours, if the phone side turns to SRTP
+	if err != nil {
+		return nil, fmt.Errorf("webrtc leg: %w", err)
+	}
 	lctx, cancel := context.WithCancelCause(ctx)
 	l := &Leg{
 		g: g, callID: callID, log: log, ctx: lctx, cancel: cancel,
@@ -91,7 +101,7 @@ func (g *Gateway) newLeg(ctx context.Context, callID string, ports *rtp.Ports, a
 		return nil, fmt.Errorf("webrtc leg: phone side: %w", err)
 	}
 	l.ep = ep
-	l.local = sdp.Local{Addr: adv, Port: int(ep.LocalAddr().Port())}
+	l.local = sdp.Local{Addr: adv, Port: int(ep.LocalAddr().Port()), SRTPKey: key}
 	fail := func(err error) (*Leg, error) {
 		cancel(err)
 		_ = ep.Close()
@@ -390,6 +400,7 @@ func (l *Leg) withdraw() error {
 		return fmt.Errorf("%w: no re-offer outstanding", ErrState)
 	}
 	l.stage, l.offered, l.browserOff, l.phoneOff, l.phoneNames = stageUp, nil, nil, nil, nil
+	l.offerCrypto, l.offerProto = nil, ""
 	if err != nil {
 		return fmt.Errorf("withdraw re-offer: %w", err)
 	}
@@ -418,12 +429,22 @@ func (l *Leg) browserOffered(bo *browserSDP, body []byte, names []string) ([]byt
 	}
 	local := l.local
 	local.Direction, local.EventPT = bo.dir, l.eventPT
+	proto, err := l.offerKey(&local)
+	if err != nil {
+		_ = l.settle()
+		return nil, fmt.Errorf("phone offer: %w", err)
+	}
 	offer, err := phoneOfferFor(l.sess, local, bo, names)
 	if err != nil {
 		_ = l.settle()
 		return nil, err
 	}
+	crypto := local.OfferCrypto()
+	if crypto != nil && proto == protoAVP {
+		offer = withProto(offer, protoAVP)
+	}
 	l.stage, l.offered, l.browserOff = stageWaitPhoneAnswer, names, bo
+	l.offerCrypto, l.offerProto = crypto, proto
 	return offer, nil
 }
 
@@ -435,7 +456,11 @@ func (l *Leg) phoneAnswered(body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("phone answer: %w", err)
 	}
-	ch, err := sdp.Accept(pa, l.offered)
+	ch, err := l.acceptPhone(pa, l.offered)
+	if err != nil {
+		return nil, fmt.Errorf("phone answer: %w", err)
+	}
+	prot, err := l.protection(ch.SRTP)
 	if err != nil {
 		return nil, fmt.Errorf("phone answer: %w", err)
 	}
@@ -464,6 +489,7 @@ func (l *Leg) phoneAnswered(body []byte) ([]byte, error) {
 		return nil, fmt.Errorf("browser answer: %w", err)
 	}
 	pdir := pa.Media[ch.Index].Effective()
+	l.keyPhone(ch.SRTP, prot, pa.Media[ch.Index].Proto)
 	l.commit(ch, bc.PT, bte, pte, bo.dir, pdir)
 	return setDirection(out, pdir), nil
 }
@@ -514,7 +540,14 @@ func (l *Leg) browserAnswered(body []byte) ([]byte, error) {
 	po, m := withoutEvents(l.phoneOff, !hasTE)
 	local := l.local
 	local.Direction = ba.dir
+	if err := l.answerKey(&local, po, names[:1]); err != nil {
+		return nil, fmt.Errorf("phone answer: %w", err)
+	}
 	answer, ch, err := l.sess.Answer(po, local, names[:1])
+	if err != nil {
+		return nil, fmt.Errorf("phone answer: %w", err)
+	}
+	prot, err := l.protection(ch.SRTP)
 	if err != nil {
 		return nil, fmt.Errorf("phone answer: %w", err)
 	}
@@ -529,6 +562,7 @@ func (l *Leg) browserAnswered(body []byte) ([]byte, error) {
 	if hasTE {
 		bp = &bte
 	}
+	l.keyPhone(ch.SRTP, prot, po.Media[ch.Index].Proto)
 	l.commit(ch, bc.PT, bp, ch.Event, ba.dir, m.Effective())
 	return answer, nil
 }
@@ -549,9 +583,13 @@ func (l *Leg) commit(ch sdp.Choice, browserPT uint8, bte, pte *sdp.Codec, bdir, 
 	first := l.codec == ""
 	l.codec = ch.Codec.Name
 	l.stage, l.offered, l.browserOff, l.phoneOff, l.phoneNames = stageUp, nil, nil, nil, nil
+	l.offerCrypto, l.offerProto = nil, ""
 	l.answeredOnce.Do(func() { close(l.answered) })
 	fields := []zap.Field{zap.String("codec", ch.Codec.Name), zap.Stringer("browser_dir", bdir),
 		zap.Stringer("phone_dir", pdir), zap.Stringer("phone", ch.Remote), zap.Bool("dtmf", pte != nil)}
+	if ch.SRTP != nil {
+		fields = append(fields, zap.String("srtp", ch.SRTP.Suite()))
+	}
 	if first {
 		l.log.Info("webrtc: call bridged", fields...)
 	} else {
