@@ -45,7 +45,14 @@ type ClusterConfig struct {
 	// node (its phones then re-register elsewhere).
 	Heartbeat time.Duration `yaml:"heartbeat"`
 	DeadAfter time.Duration `yaml:"dead_after"`
+	// OrphanAfter is how long a node must have been dead before another
+	// closes the call records it left open (the calls it carried cannot
+	// be going on); a node that comes back closes its own at start.
+	OrphanAfter time.Duration `yaml:"orphan_after"`
 }
+
+// DefaultOrphanAfter is cluster.orphan_after's default.
+const DefaultOrphanAfter = 2 * time.Minute
 
 var nodeNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
@@ -55,6 +62,9 @@ func (c ClusterConfig) validate() error {
 	}
 	if c.Heartbeat <= 0 || c.DeadAfter < 2*c.Heartbeat {
 		return fmt.Errorf("config cluster.heartbeat %s and cluster.dead_after %s: heartbeat must be positive and dead_after at least twice it", c.Heartbeat, c.DeadAfter)
+	}
+	if c.OrphanAfter < c.DeadAfter {
+		return fmt.Errorf("config cluster.orphan_after %s: must be at least cluster.dead_after (%s)", c.OrphanAfter, c.DeadAfter)
 	}
 	if c.SIPAddress != "" {
 		if ap, err := netip.ParseAddrPort(c.SIPAddress); err != nil || ap.Addr().IsUnspecified() {
@@ -139,7 +149,48 @@ type clusterLink struct {
 	loc *location.Service
 	hub *events.Hub
 	mwi *mwi.Notifier // nil without a media server
-	log *zap.Logger
+	// cdrs and orphanAfter close the records of dead nodes.
+	cdrs        store.CDRStore
+	orphanAfter time.Duration
+	log         *zap.Logger
+}
+
+// closeOrphans closes the call records of nodes dead for orphanAfter,
+// until ctx ends. Only the node holding the switchboard queues does it,
+// so one node acts; it is idempotent anyway (only open records close).
+// The records end as at a restart (store.CDRStore.CloseOrphans): at
+// their last recorded event, billing nothing that cannot be proven.
+func (l clusterLink) closeOrphans(ctx context.Context) error {
+	t := time.NewTicker(min(30*time.Second, max(time.Second, l.orphanAfter/4)))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if _, leader := l.cl.QueueNode(); !leader {
+			continue
+		}
+		for _, n := range l.cl.Nodes() {
+			if n.Alive || n.Name == l.cl.Node() || time.Since(n.Seen) < l.orphanAfter {
+				continue
+			}
+			// Every record it left open is an orphan, also one started
+			// after its last heartbeat: the cut-off is now. (A node that
+			// came back would be alive again.)
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			closed, err := l.cdrs.CloseOrphans(cctx, n.Name, time.Now())
+			cancel()
+			switch {
+			case err != nil:
+				l.log.Warn("cluster: close the records of a dead node", zap.String("node", n.Name), zap.Error(err))
+			case closed > 0:
+				l.log.Warn("cluster: closed the call records a dead node left open", zap.String("node", n.Name),
+					zap.Int("records", closed), zap.Time("last_seen", n.Seen))
+			}
+		}
+	}
 }
 
 // wire registers the handlers; call before the cluster runs.

@@ -38,12 +38,15 @@ const guardPruneEvery = time.Minute
 type sipStack struct {
 	srv *server.Server
 	reg *registrar.Registrar
-	// cluster is this node's membership; nil outside a cluster.
-	cluster *cluster.Cluster
-	loc     *location.Service
-	guard   *auth.Guard
-	proxy   *proxy.Proxy
-	nat     *nat.Keeper // nil without a UDP listener
+	// cluster is this node's membership; nil outside a cluster. Its
+	// link closes the records of dead nodes (cdrs, orphanAfter).
+	cluster     *cluster.Cluster
+	cdrs        store.CDRStore
+	orphanAfter time.Duration
+	loc         *location.Service
+	guard       *auth.Guard
+	proxy       *proxy.Proxy
+	nat         *nat.Keeper // nil without a UDP listener
 	// trunks keeps register-mode trunks registered; hosts resolves trunk
 	// host names for recognising inbound calls.
 	trunks       *trunk.Manager
@@ -180,7 +183,7 @@ func newSIP(ctx context.Context, cfg Config, st store.Store, cat *catalog.Catalo
 		_ = srv.Close()
 		return nil, err
 	}
-	s := &sipStack{srv: srv, reg: reg, cluster: cl, loc: loc, guard: guard, proxy: px, nat: keeper, hub: hub, log: log, media: media,
+	s := &sipStack{srv: srv, reg: reg, cluster: cl, cdrs: st.CDRs(), orphanAfter: cfg.Cluster.OrphanAfter, loc: loc, guard: guard, proxy: px, nat: keeper, hub: hub, log: log, media: media,
 		trunks: trunks, hosts: hosts, cat: cat, trunkChanged: make(chan struct{}, 1), records: records}
 	if a, ok := anchor.(webrtcAnchor); ok {
 		s.webrtc = a.g
@@ -311,13 +314,14 @@ func (s *sipStack) run(life *lifecycle) {
 	life.start(stageState, "location", s.loc.Run)
 	life.start(stageProxy, "sip proxy", s.proxy.Run)
 	if s.cluster != nil {
-		link := clusterLink{cl: s.cluster, loc: s.loc, hub: s.hub, log: s.log.Named("cluster")}
+		link := clusterLink{cl: s.cluster, loc: s.loc, hub: s.hub, cdrs: s.cdrs, orphanAfter: s.orphanAfter, log: s.log.Named("cluster")}
 		if s.media != nil {
 			link.mwi = s.media.mwi
 		}
 		link.wire()
 		life.start(stageState, "cluster", s.cluster.Run)
 		life.start(stageState, "cluster events", link.forward)
+		life.start(stageState, "cluster orphans", link.closeOrphans)
 	}
 	spawn := life.in(stageApps)
 	if s.media != nil {

@@ -36,7 +36,7 @@ func startClusterNode(t *testing.T, dsn, name, ip, vmDir string, env ...string) 
 	sip := fmt.Sprintf("%s:%d", ip, udpPort(t, ip, 1))
 	s := startServerSIP(t, t.TempDir(), dsn, "udp:"+sip, append([]string{"SENTRAL_SIP_REGISTRAR_DIGEST_ALGORITHMS=MD5,SHA-256",
 		"SENTRAL_CLUSTER_ENABLED=true", "SENTRAL_CLUSTER_NODE=" + name,
-		"SENTRAL_CLUSTER_HEARTBEAT=200ms", "SENTRAL_CLUSTER_DEAD_AFTER=1500ms",
+		"SENTRAL_CLUSTER_HEARTBEAT=200ms", "SENTRAL_CLUSTER_DEAD_AFTER=1500ms", "SENTRAL_CLUSTER_ORPHAN_AFTER=3s",
 		"SENTRAL_MEDIA_VOICEMAIL_DIR=" + vmDir}, env...)...)
 	return &clusterNode{server: s, name: name, sip: sip}
 }
@@ -328,8 +328,13 @@ func TestClusterTwoNodes(t *testing.T) {
 		t.Fatalf("hangup: %v", err)
 	}
 
-	// Node a dies. 2001 re-registers on b (as a phone with b next in its
-	// DNS SRV set would) and is reachable there; nothing is lost.
+	// Node a dies with a call up that entered it (2001 on a calls 2002
+	// on b: a holds its record). 2001 re-registers on b (as a phone with
+	// b next in its DNS SRV set would) and is reachable there; nothing
+	// is lost, and b closes the record a left open.
+	cut, cutIn := call(ctx, t, kari, "2002", func() *phone.Call { return incoming(ctx, t, ola, "2002 on b", a, b) }, a)
+	talking(ctx, t, "2001 (a) <-> 2002 (b), entered at a", cut, cutIn)
+	cutID := cut.Invite().CallID().Value()
 	if err := a.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -353,8 +358,27 @@ func TestClusterTwoNodes(t *testing.T) {
 	if r := recordsOf(t, b, firstID); len(r) != 1 {
 		t.Errorf("the first call's record after node a died: %d records", len(r))
 	}
+	var cutRec []map[string]any
+	deadline = time.Now().Add(20 * time.Second)
+	for cutRec = recordsOf(t, b, cutID); !(len(cutRec) == 1 && cutRec[0]["state"] == "closed") && time.Now().Before(deadline); cutRec = recordsOf(t, b, cutID) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(cutRec) != 1 || cutRec[0]["state"] != "closed" || cutRec[0]["disposition"] != "answered" {
+		t.Errorf("the record of the call node a carried when it died: %v\n%s", cutRec, grepLines(b.logText(), "cluster"))
+	}
 	var msgs []vmView
 	if err := json.Unmarshal([]byte(b.mustCLI("voicemail", "list", "--tenant", clTenant, "--mailbox", "2003", "--output", "json")), &msgs); err != nil || len(msgs) != 1 {
 		t.Errorf("2003's messages after node a died: %d (%v)", len(msgs), err)
 	}
+}
+
+// grepLines keeps the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
