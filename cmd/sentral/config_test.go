@@ -86,6 +86,11 @@ func TestConfigRefusals(t *testing.T) {
 		{"poll too slow", "changes:\n  poll_interval: 5s\n", nil, "poll_interval"},
 		{"weak policy", "", []string{"SENTRAL_SECURITY_PASSWORD_MIN_LENGTH=4"}, "security.password"},
 		{"not a number", "", []string{"SENTRAL_SECURITY_PIN_MIN_LENGTH=four"}, "SENTRAL_SECURITY_PIN_MIN_LENGTH"},
+		{"drain too long", "", []string{"SENTRAL_RUNTIME_DRAIN_TIMEOUT=2h"}, "runtime.drain_timeout"},
+		{"bad node name", "cluster:\n  node: 'a b'\n", nil, "cluster.node"},
+		{"dead before two heartbeats", "cluster:\n  heartbeat: 1s\n  dead_after: 1s\n", nil, "cluster.dead_after"},
+		{"orphans before dead", "", []string{"SENTRAL_CLUSTER_ORPHAN_AFTER=1s"}, "cluster.orphan_after"},
+		{"unspecified sip address", "", []string{"SENTRAL_CLUSTER_SIP_ADDRESS=0.0.0.0:5060"}, "cluster.sip_address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
