@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/cookiejar"
 	"os/exec"
 	"strings"
 	"testing"
@@ -69,26 +67,11 @@ func (n *clusterNode) deskPhone(ctx context.Context, t *testing.T, ext string) *
 	return ph
 }
 
-// consoleLogin logs operator user in on node n's console.
+// consoleLogin logs operator user in on node n's console, as the
+// switchboard tests do.
 func (n *clusterNode) consoleLogin(t *testing.T, user string) *consoleClient {
 	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	u := strings.TrimSuffix(n.softphoneURL(t), "/softphone/")
-	c := &consoleClient{t: t, base: u, hc: &http.Client{Jar: jar, Timeout: 10 * time.Second}, user: user}
-	body, _ := json.Marshal(map[string]string{"username": user, "password": sbPassword})
-	res, err := c.hc.Post(c.base+"/console/api/login", "application/json", strings.NewReader(string(body)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var out struct {
-		CSRF string `json:"csrf"`
-	}
-	if res.StatusCode != http.StatusOK || json.NewDecoder(res.Body).Decode(&out) != nil || out.CSRF == "" {
-		t.Fatalf("console login %s on node %s: %d", user, n.name, res.StatusCode)
-	}
-	c.csrf = out.CSRF
-	return c
+	return (&sbPBX{console: strings.TrimSuffix(n.softphoneURL(t), "/softphone/")}).login(t, user)
 }
 
 // boardUntil polls a console's board until cond holds (10 s).
