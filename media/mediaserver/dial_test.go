@@ -548,7 +548,11 @@ func TestDialledDeadMediaCountsFromAnswer(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("silent call not ended")
 	}
-	if err := s.Ended(); !strings.Contains(err.Error(), "dead media") || time.Since(answered) < 400*time.Millisecond {
+	// Counted from the INVITE, the 400 ms would have run out during the
+	// 600 ms of ringing and the call would have ended at once (the select
+	// above); no finer bound on the time: Dial returns a moment after the
+	// answer the timer starts at.
+	if err := s.Ended(); !strings.Contains(err.Error(), "dead media") {
 		t.Errorf("ended after %v: %v", time.Since(answered), err)
 	}
 	waitCalls(t, f.srv, 0)
